@@ -1,0 +1,69 @@
+# One entry point for humans and CI. `make test` is what the README promises
+# and what .ci/run calls; every suite hangs off it.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# torch 2.13.0 CPU: on this machine pip takes it from local disk.
+TORCH_SPEC ?= torch==2.13.0
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+COLLECTION_LINK := .collections/ansible_collections/ragstack/aws
+SERVICES := services
+NODE_PROJECTS := $(SERVICES)/orchestrator $(SERVICES)/demo-ui
+
+.PHONY: setup test lint test-python test-node test-collection images test-images test-roles demo
+
+setup: $(VENV)/.installed $(COLLECTION_LINK) $(addsuffix /node_modules/.installed,$(NODE_PROJECTS))
+
+$(VENV)/.installed: requirements-dev.txt $(wildcard $(SERVICES)/embedding_service/requirements*.txt)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)" -r requirements-dev.txt
+	touch $@
+
+# Playbooks in this checkout see the repo itself as the ragstack.aws collection.
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+%/node_modules/.installed: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup lint test-python test-node test-collection test-images test-roles
+	@echo "make test: all suites passed"
+
+lint: setup
+	ruff check .
+	ruff format --check .
+	yamllint -s .
+	ansible-lint
+	@if compgen -G "cloudformation/*.yaml" >/dev/null; then cfn-lint cloudformation/*.yaml; fi
+
+test-python: setup
+	pytest $(SERVICES)/embedding_service/tests tests/unit
+
+test-node: setup
+	cd $(SERVICES)/orchestrator && npm test
+	cd $(SERVICES)/demo-ui && npm test && npm run build
+
+test-collection: setup
+	pytest tests/collection
+
+# Local base images from Debian packages, then the service images on top.
+images: setup
+	python scripts/build_images.py
+
+test-images: images
+	pytest tests/images
+
+test-roles: images
+	python scripts/run_molecule.py
+
+# Run the RAG system locally on 127.0.0.1 from the images just built.
+demo: images
+	python scripts/demo.py
