@@ -21,6 +21,7 @@ ALLOWED_TOP = {
     "cloudformation",
     "meta",
     "README.md",
+    "CHANGELOG.md",
     "requirements.yml",
     "MANIFEST.json",
     "FILES.json",
@@ -90,4 +91,4 @@ def test_installs_and_is_listed(tarball, tmp_path):
     installed = tmp_path / "ansible_collections" / "ragstack" / "aws"
     assert (installed / "meta" / "runtime.yml").is_file()
     runtime = yaml.safe_load((installed / "meta" / "runtime.yml").read_text())
-    assert runtime["requires_ansible"] == ">=2.19"
+    assert runtime["requires_ansible"] == ">=2.19.0"
