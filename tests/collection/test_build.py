@@ -83,7 +83,16 @@ def test_every_role_in_repo_ships(members):
 
 def test_installs_and_is_listed(tarball, tmp_path):
     subprocess.run(
-        [GALAXY, "collection", "install", "--no-deps", "-p", str(tmp_path), str(tarball)],
+        [
+            GALAXY,
+            "collection",
+            "install",
+            "--no-deps",
+            "--force",
+            "-p",
+            str(tmp_path),
+            str(tarball),
+        ],
         check=True,
         capture_output=True,
         text=True,
