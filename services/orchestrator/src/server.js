@@ -1,0 +1,26 @@
+'use strict';
+
+const { createApp } = require('./app');
+const { loadConfig } = require('./config');
+const { createLogger } = require('./logger');
+
+const config = loadConfig();
+const logger = createLogger();
+const app = createApp(config, { logger });
+
+const server = app.listen(config.port, () => {
+  logger.info('listening', {
+    port: config.port,
+    embedding_service_url: config.embeddingServiceUrl,
+    mode: config.openaiApiKey ? 'openai' : 'extractive',
+  });
+});
+
+// Docker and systemd stop with SIGTERM; finish in-flight requests first.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    logger.info('shutting down', { signal });
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 10000).unref();
+  });
+}

@@ -1,0 +1,58 @@
+'use strict';
+
+const { UpstreamError, UpstreamTimeoutError } = require('./errors');
+
+function describeNetworkError(err) {
+  const cause = err && err.cause;
+  return (cause && (cause.code || cause.message)) || err.message || 'network error';
+}
+
+function upstreamMessage(body) {
+  if (body && typeof body === 'object') {
+    if (body.error && typeof body.error === 'object' && body.error.message) return body.error.message;
+    if (typeof body.error === 'string') return body.error;
+    if (typeof body.reason === 'string') return body.reason;
+    if (typeof body.detail === 'string') return body.detail;
+  }
+  return undefined;
+}
+
+// fetch with a hard deadline covering connect, headers and body. Resolves to
+// {status, body} for any HTTP answer; rejects with UpstreamTimeoutError or
+// UpstreamError (network failure, non-JSON body) so callers never hang.
+async function requestJson(url, { method = 'GET', body, headers = {}, timeoutMs, name }) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } catch (err) {
+      if (controller.signal.aborted) throw new UpstreamTimeoutError(`${name} did not answer within ${timeoutMs} ms`);
+      throw new UpstreamError(`${name} unreachable (${describeNetworkError(err)})`);
+    }
+    let text;
+    try {
+      text = await response.text();
+    } catch (err) {
+      if (controller.signal.aborted) throw new UpstreamTimeoutError(`${name} did not answer within ${timeoutMs} ms`);
+      throw new UpstreamError(`${name} response could not be read (${describeNetworkError(err)})`);
+    }
+    let parsed;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      throw new UpstreamError(`${name} returned a non-JSON response (HTTP ${response.status})`);
+    }
+    return { status: response.status, body: parsed };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+module.exports = { requestJson, upstreamMessage };
