@@ -115,6 +115,7 @@ PYTHON = "ragstack-local/python:latest"
 PYTHON_TORCH = "ragstack-local/python-torch:latest"
 NODE = "ragstack-local/node:latest"
 SYSTEMD = "ragstack-local/debian13-systemd:latest"
+COMPOSE = "ragstack-local/compose:latest"
 EMBED_DIR = ROOT / "services" / "embedding_service"
 ORCH_DIR = ROOT / "services" / "orchestrator"
 
@@ -124,6 +125,7 @@ IMAGES = [
     Image(PYTHON, "base", MINBASE, DOCKERFILES / "python.Dockerfile"),
     Image(PYTHON_TORCH, "base", PYTHON, DOCKERFILES / "python-torch.Dockerfile", slow=True),
     Image(NODE, "base", MINBASE, DOCKERFILES / "node.Dockerfile"),
+    Image(COMPOSE, "base", MINBASE, DOCKERFILES / "compose.Dockerfile"),
     Image(
         "ragstack/embedding-service:slim",
         "services",
