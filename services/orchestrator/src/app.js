@@ -146,7 +146,7 @@ function createApp(config = loadConfig(), { logger = createLogger() } = {}) {
     res.status(status).json(body);
   });
 
-  app.use('/api', (req, res) => {
+  app.use((req, res) => {
     res.status(404).json({ error: { type: 'not_found', message: `no route for ${req.method} ${req.path}` } });
   });
 
