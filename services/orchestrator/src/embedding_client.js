@@ -34,7 +34,7 @@ function createEmbeddingClient(config) {
       timeoutMs: config.ingestTimeoutMs,
       name: NAME,
     });
-    if (status >= 500 || status < 200 || body === undefined) {
+    if (status >= 500 || body === undefined) {
       const detail = upstreamMessage(body);
       throw new UpstreamError(`${NAME} /documents returned HTTP ${status}${detail ? `: ${detail}` : ''}`);
     }

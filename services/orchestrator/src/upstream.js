@@ -23,24 +23,26 @@ function upstreamMessage(body) {
 async function requestJson(url, { method = 'GET', body, headers = {}, timeoutMs, name }) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const timedOut = () => new UpstreamTimeoutError(`${name} did not answer within ${timeoutMs} ms`);
+  const contentType = body === undefined ? {} : { 'content-type': 'application/json' };
   try {
     let response;
     try {
       response = await fetch(url, {
         method,
-        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        headers: { accept: 'application/json', ...contentType, ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
       });
     } catch (err) {
-      if (controller.signal.aborted) throw new UpstreamTimeoutError(`${name} did not answer within ${timeoutMs} ms`);
+      if (controller.signal.aborted) throw timedOut();
       throw new UpstreamError(`${name} unreachable (${describeNetworkError(err)})`);
     }
     let text;
     try {
       text = await response.text();
     } catch (err) {
-      if (controller.signal.aborted) throw new UpstreamTimeoutError(`${name} did not answer within ${timeoutMs} ms`);
+      if (controller.signal.aborted) throw timedOut();
       throw new UpstreamError(`${name} response could not be read (${describeNetworkError(err)})`);
     }
     let parsed;
