@@ -449,7 +449,11 @@ def select(only: str | None, skip_model: bool) -> list[Image]:
             raise BuildError(f"unknown image {only!r}; choose base, services or one of: {names}")
         chosen = matches
     if skip_model:
-        chosen = [i for i in chosen if i.name != "ragstack/embedding-service:model"]
+        # The torch base exists only for the model image; keep it when asked for by name.
+        dropped = {"ragstack/embedding-service:model"}
+        if only not in (PYTHON_TORCH, "python-torch", PYTHON_TORCH.rsplit(":", 1)[0]):
+            dropped.add(PYTHON_TORCH)
+        chosen = [i for i in chosen if i.name not in dropped]
     # Base ancestors come along; they cost nothing when their label matches.
     wanted = {i.name for i in chosen}
     for img in list(chosen):
@@ -509,7 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="base, services, or one image name (e.g. python-torch)")
     ap.add_argument(
-        "--skip-model", action="store_true", help="skip ragstack/embedding-service:model (slow)"
+        "--skip-model",
+        action="store_true",
+        help="skip ragstack/embedding-service:model and its torch base (the slow ones)",
     )
     ap.add_argument("--list", action="store_true", help="list images and their state")
     ap.add_argument(
