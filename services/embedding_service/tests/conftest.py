@@ -36,7 +36,7 @@ def make_settings(**overrides: Any) -> Settings:
     return load_settings(**values)
 
 
-def wait_ready(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
+def _wait_ready(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         resp = client.get("/ready")
@@ -48,6 +48,13 @@ def wait_ready(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
 
 
 ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def wait_ready() -> Callable[..., dict[str, Any]]:
+    """Poll /ready until 200. A fixture, not an import: `from conftest import` breaks as soon
+    as another suite in the same pytest run has its own conftest.py."""
+    return _wait_ready
 
 
 @pytest.fixture
@@ -68,7 +75,7 @@ def make_client(data_dir: Path) -> Iterator[ClientFactory]:
             app = create_app(make_settings(**overrides), provider=provider, store=store)
             client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
             if ready:
-                wait_ready(client)
+                _wait_ready(client)
             return client
 
         yield factory

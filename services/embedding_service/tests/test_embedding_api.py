@@ -8,7 +8,6 @@ import shutil
 import threading
 
 import numpy as np
-from conftest import wait_ready
 from embedding_service.errors import UpstreamError
 from embedding_service.providers.hashing import HashingProvider
 
@@ -65,7 +64,7 @@ def ingest(client, docs, **extra):
 # -- health / ready ----------------------------------------------------------------------------
 
 
-def test_health_answers_while_model_still_loading(make_client):
+def test_health_answers_while_model_still_loading(make_client, wait_ready):
     provider = GatedProvider()
     client = make_client(provider=provider, ready=False, request_ready_timeout_seconds=0)
     assert client.get("/health").json() == {"status": "ok"}

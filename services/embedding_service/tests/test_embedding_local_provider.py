@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wait_ready
 from embedding_service.providers.local import (
     LocalProvider,
     packaged_model_path,
@@ -59,7 +58,7 @@ def test_unloaded_provider_refuses_to_embed():
         LocalProvider("all-MiniLM-L6-v2").embed(["x"])
 
 
-def test_service_with_real_model(make_client, minilm):
+def test_service_with_real_model(make_client, minilm, wait_ready):
     client = make_client(provider=minilm)
     ready = wait_ready(client)
     assert ready == {
