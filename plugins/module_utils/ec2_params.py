@@ -1,0 +1,231 @@
+# Copyright: ragstack maintainers
+# Apache License 2.0 (see galaxy.yml)
+"""Preflight check of the parameters of ``cloudformation/ec2.yaml``.
+
+CloudFormation enforces the template's cross-field constraints in its ``Rules``
+section, but only when the stack is created or updated, and moto (the local AWS)
+does not evaluate ``Rules`` at all. This module repeats those constraints as pure
+Python so that a playbook can refuse bad parameters before calling CloudFormation
+and so that tests against moto still exercise them. It also checks what
+``Rules`` cannot express (CIDR containment, list lengths).
+
+The only public entry point most callers need is :func:`validate_ec2_params`;
+it returns a list of human-readable errors and an empty list when the
+parameters are acceptable. Nothing here talks to AWS or imports Ansible.
+
+``tests/cloudformation`` checks that :data:`GPU_FAMILIES` and :data:`DEFAULTS`
+agree with the template, so change them together.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+
+# Instance families served by the GPU (Deep Learning) AMI. Must match the
+# template's IsGpuFamily condition and GpuInstanceNeedsGpuAmi rule.
+GPU_FAMILIES = frozenset({"g4dn", "g5", "g6", "p3"})
+
+AMI_KINDS = ("auto", "cpu", "gpu")
+ENVIRONMENTS = ("dev", "staging", "prod")
+CONNECTION_MODES = ("ssh", "ssm")
+VPC_MODES = ("create", "existing")
+
+# Template defaults of the parameters this module reads. AdminCidr and
+# CertificateArn have none on purpose: the caller must choose them.
+DEFAULTS = {
+    "EnvironmentName": "dev",
+    "VpcMode": "create",
+    "VpcCidr": "10.40.0.0/16",
+    "PublicSubnet1Cidr": "10.40.0.0/24",
+    "PublicSubnet2Cidr": "10.40.1.0/24",
+    "PrivateSubnet1Cidr": "10.40.10.0/24",
+    "PrivateSubnet2Cidr": "10.40.11.0/24",
+    "ExistingVpcId": "",
+    "ExistingPublicSubnetIds": "",
+    "ExistingPrivateSubnetIds": "",
+    "InstanceType": "t3.large",
+    "AmiKind": "auto",
+    "InstanceCount": 1,
+    "ConnectionMode": "ssm",
+    "KeyName": "",
+}
+REQUIRED = ("AdminCidr", "CertificateArn")
+
+SUBNET_CIDR_KEYS = (
+    "PublicSubnet1Cidr",
+    "PublicSubnet2Cidr",
+    "PrivateSubnet1Cidr",
+    "PrivateSubnet2Cidr",
+)
+MIN_INSTANCES = 1
+MAX_INSTANCES = 10
+# An ALB refuses to be created with fewer than two subnets (in two AZs).
+MIN_ALB_SUBNETS = 2
+
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9A-Za-z-]+$"
+)
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+
+
+def instance_family(instance_type: str) -> str:
+    """Return the family of an EC2 instance type (``g5.xlarge`` -> ``g5``)."""
+    return str(instance_type).split(".", 1)[0]
+
+
+def is_gpu_instance_type(instance_type: str) -> bool:
+    """True when the instance type belongs to a family in :data:`GPU_FAMILIES`."""
+    return instance_family(instance_type) in GPU_FAMILIES
+
+
+def resolve_ami_kind(instance_type: str, ami_kind: str = "auto") -> str:
+    """Return ``"cpu"`` or ``"gpu"``: which AMI parameter the template will use.
+
+    Mirrors the template's UseGpuAmi condition; it does not validate the
+    combination (see :func:`validate_ec2_params` for that).
+    """
+    if ami_kind == "gpu":
+        return "gpu"
+    if ami_kind == "auto" and is_gpu_instance_type(instance_type):
+        return "gpu"
+    return "cpu"
+
+
+def _as_list(value: object) -> list[str]:
+    """A CommaDelimitedList value as CloudFormation sees it, minus empty items."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return [item.strip() for item in items if item.strip()]
+
+
+def _network(value: str, name: str, errors: list[str]) -> ipaddress.IPv4Network | None:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        errors.append(f"{name}={value!r} is not an IPv4 network in CIDR notation ({exc}).")
+        return None
+    return network
+
+
+def _check_admin_cidr(params: Mapping[str, object], errors: list[str]) -> None:
+    admin_cidr = str(params.get("AdminCidr") or "")
+    ssh = params.get("ConnectionMode") == "ssh"
+    if not admin_cidr:
+        if ssh:
+            errors.append(
+                "ConnectionMode=ssh needs AdminCidr, the only range allowed to reach port 22."
+            )
+        return
+    network = _network(admin_cidr, "AdminCidr", errors)
+    if network is not None and network.prefixlen == 0:
+        errors.append(
+            f"AdminCidr must not be {admin_cidr} (the whole internet); "
+            "give the address range the administrators connect from."
+        )
+
+
+def _check_instance(params: Mapping[str, object], errors: list[str]) -> None:
+    instance_type = str(params.get("InstanceType"))
+    ami_kind = params.get("AmiKind")
+    if ami_kind not in AMI_KINDS:
+        errors.append(f"AmiKind={ami_kind!r} must be one of {', '.join(AMI_KINDS)}.")
+    elif ami_kind == "cpu" and is_gpu_instance_type(instance_type):
+        errors.append(
+            f"AmiKind=cpu cannot be used with the GPU instance type {instance_type}; "
+            "the CPU AMI has no NVIDIA driver. Use auto or gpu."
+        )
+    try:
+        count = int(str(params.get("InstanceCount")))
+    except ValueError:
+        errors.append(f"InstanceCount={params.get('InstanceCount')!r} is not a whole number.")
+    else:
+        if not MIN_INSTANCES <= count <= MAX_INSTANCES:
+            errors.append(
+                f"InstanceCount={count} must be between {MIN_INSTANCES} and {MAX_INSTANCES}."
+            )
+
+
+def _check_create_vpc(params: Mapping[str, object], errors: list[str]) -> None:
+    vpc = _network(str(params.get("VpcCidr")), "VpcCidr", errors)
+    subnets = {}
+    for key in SUBNET_CIDR_KEYS:
+        subnet = _network(str(params.get(key)), key, errors)
+        if subnet is None:
+            continue
+        if vpc is not None and not subnet.subnet_of(vpc):
+            errors.append(f"{key}={subnet} is not inside VpcCidr={vpc}.")
+        subnets[key] = subnet
+    keys = list(subnets)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            if subnets[first].overlaps(subnets[second]):
+                errors.append(f"{first}={subnets[first]} overlaps {second}={subnets[second]}.")
+
+
+def _check_existing_vpc(params: Mapping[str, object], errors: list[str]) -> None:
+    vpc_id = str(params.get("ExistingVpcId") or "")
+    if not vpc_id:
+        errors.append("VpcMode=existing needs ExistingVpcId.")
+    elif not _VPC_ID.match(vpc_id):
+        errors.append(f"ExistingVpcId={vpc_id!r} is not a VPC id (vpc-...).")
+    public = _as_list(params.get("ExistingPublicSubnetIds"))
+    private = _as_list(params.get("ExistingPrivateSubnetIds"))
+    if len(public) < MIN_ALB_SUBNETS:
+        errors.append(
+            "VpcMode=existing needs at least two ExistingPublicSubnetIds (two AZs) for the ALB."
+        )
+    if not private:
+        errors.append("VpcMode=existing needs ExistingPrivateSubnetIds for the hosts.")
+    for subnet_id in public + private:
+        if not _SUBNET_ID.match(subnet_id):
+            errors.append(f"{subnet_id!r} is not a subnet id (subnet-...).")
+
+
+def validate_ec2_params(params: Mapping[str, object]) -> list[str]:
+    """Check a ``cloudformation/ec2.yaml`` parameter set before creating the stack.
+
+    ``params`` maps parameter names to the values that would be passed to
+    CloudFormation; missing keys take the template defaults (:data:`DEFAULTS`),
+    except the ones in :data:`REQUIRED`. CommaDelimitedList values may be given
+    as a comma-separated string or as a list.
+
+    Checks the template's ``Rules`` (GPU instance type with AmiKind=cpu,
+    AdminCidr open to the world, ssh without AdminCidr, KeyName without ssh,
+    existing VPC without an id) plus what CloudFormation only finds out halfway
+    through a create: subnet CIDRs outside the VPC or overlapping, too few
+    existing subnets, malformed ids and ARNs.
+
+    Returns a list of error messages, empty when the parameters are fine.
+    """
+    merged = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
+    errors: list[str] = [
+        f"{key} is required (the template has no default)." for key in REQUIRED if key not in merged
+    ]
+
+    for key, allowed in (
+        ("EnvironmentName", ENVIRONMENTS),
+        ("ConnectionMode", CONNECTION_MODES),
+        ("VpcMode", VPC_MODES),
+    ):
+        if merged[key] not in allowed:
+            errors.append(f"{key}={merged[key]!r} must be one of {', '.join(allowed)}.")
+
+    _check_instance(merged, errors)
+    _check_admin_cidr(merged, errors)
+
+    if merged["ConnectionMode"] == "ssm" and merged["KeyName"]:
+        errors.append("KeyName is only used with ConnectionMode=ssh; leave it empty with ssm.")
+
+    certificate_arn = merged.get("CertificateArn")
+    if certificate_arn is not None and not _CERTIFICATE_ARN.match(str(certificate_arn)):
+        errors.append(f"CertificateArn={certificate_arn!r} is not an ACM certificate ARN.")
+
+    if merged["VpcMode"] == "create":
+        _check_create_vpc(merged, errors)
+    elif merged["VpcMode"] == "existing":
+        _check_existing_vpc(merged, errors)
+    return errors
