@@ -1,0 +1,145 @@
+"""Behaviour of ragstack.aws.nginx_tls on a converged Debian 13 host."""
+
+import json
+
+import pytest
+
+HTTPS = "https://127.0.0.1"
+KEY = "/etc/nginx/tls/ragstack.key"
+ACCESS_LOG = "/var/log/nginx/access.log"
+
+
+def journal(host):
+    return host.run("journalctl -u nginx --no-pager -n 80").stdout
+
+
+def curl_headers(host, url, *extra):
+    """Status line and headers (lower-cased names) of one request."""
+    out = host.check_output(f"curl -ksS -o /dev/null -D - {' '.join(extra)} {url}")
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def s_client(host, *options):
+    return host.run(
+        "openssl s_client -connect 127.0.0.1:443 -servername localhost "
+        + " ".join(options)
+        + " </dev/null"
+    )
+
+
+def test_nginx_active_and_enabled(host):
+    nginx = host.service("nginx")
+    assert nginx.is_running, f"nginx is not active:\n{journal(host)}"
+    assert nginx.is_enabled
+
+
+def test_nginx_config_test_is_clean(host):
+    result = host.run("nginx -t")
+    assert result.rc == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_distro_default_site_removed(host):
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+
+
+@pytest.mark.parametrize("version", ["tls1_3", "tls1_2"])
+def test_modern_tls_versions_accepted(host, version):
+    result = s_client(host, f"-{version}")
+    assert result.rc == 0, result.stdout + result.stderr
+    expected = {"tls1_3": "TLSv1.3", "tls1_2": "TLSv1.2"}[version]
+    assert f"Protocol: {expected}" in result.stdout, result.stdout
+
+
+def test_tls_1_1_refused_by_the_server(host):
+    # SECLEVEL=0 lets this client offer TLS 1.1, so a failure is the server's refusal.
+    result = s_client(host, "-tls1_1", "-cipher", "'DEFAULT:@SECLEVEL=0'")
+    assert result.rc != 0, result.stdout
+    # Alert 70 is the server saying it does not speak that version.
+    assert "alert protocol version" in result.stderr, result.stdout + result.stderr
+
+
+def test_certificate_names_and_key(host):
+    text = host.check_output("openssl x509 -in /etc/nginx/tls/ragstack.crt -noout -text")
+    assert "DNS:localhost" in text
+    assert "DNS:ragstack.test" in text
+    assert "IP Address:127.0.0.1" in text
+    assert "id-ecPublicKey" in text
+    assert "prime256v1" in text
+    key = host.file(KEY)
+    assert key.mode == 0o600
+    assert key.user == "root"
+
+
+def test_http_redirects_to_https_with_308(host):
+    status, headers = curl_headers(host, "http://127.0.0.1/some/page?x=1")
+    assert status == 308
+    assert headers["location"] == "https://127.0.0.1/some/page?x=1"
+
+
+def test_hsts_and_security_headers(host):
+    status, headers = curl_headers(host, f"{HTTPS}/")
+    assert status == 200
+    assert headers["strict-transport-security"] == "max-age=63072000"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "camera=()" in headers["permissions-policy"]
+    assert headers["server"] == "nginx", "server_tokens off hides the version"
+
+
+def test_ui_served_with_spa_fallback(host):
+    assert "ragstack-ui-marker" in host.check_output(f"curl -ksS {HTTPS}/")
+    assert "ragstack-ui-marker" in host.check_output(f"curl -ksS {HTTPS}/client/side/route")
+
+
+def test_config_json_not_cached_and_keeps_security_headers(host):
+    status, headers = curl_headers(host, f"{HTTPS}/config.json")
+    assert status == 200
+    assert headers["cache-control"] == "no-cache"
+    assert headers["x-frame-options"] == "DENY"
+    assert json.loads(host.check_output(f"curl -ksS {HTTPS}/config.json")) == {"apiBaseUrl": ""}
+
+
+def test_api_proxied_to_orchestrator(host):
+    body = json.loads(host.check_output(f"curl -ksS {HTTPS}/api/health"))
+    assert body == {"backend": "fake-orchestrator", "path": "/api/health"}
+    post = "curl -ksS -X POST -H 'Content-Type: application/json' -d '{\"question\":\"q\"}'"
+    posted = json.loads(host.check_output(f"{post} {HTTPS}/api/query"))
+    assert posted["path"] == "/api/query"
+
+
+def test_embedding_service_not_exposed(host):
+    config = host.file("/etc/nginx/nginx.conf").content_string
+    assert ":8000" not in config
+    status, _ = curl_headers(host, f"{HTTPS}/embed", "-X POST")
+    assert status != 200
+
+
+def test_api_rate_limit_answers_429(host):
+    # 5 r/s with burst 10 in the scenario: 40 back-to-back requests overflow it.
+    one = f"curl -ks -o /dev/null -w '%{{http_code}}\\n' {HTTPS}/api/health"
+    codes = host.check_output(f"for i in $(seq 40); do {one}; done").split()
+    assert "200" in codes
+    assert "429" in codes, codes
+    body = host.run(f"for i in $(seq 30); do curl -ks {HTTPS}/api/health; echo; done").stdout
+    assert '"rate_limited"' in body
+
+
+def test_access_log_lines_are_json(host):
+    host.check_output(f"curl -ksS -o /dev/null {HTTPS}/?access-log-probe=1")
+    lines = [line for line in host.file(ACCESS_LOG).content_string.splitlines() if line.strip()]
+    assert lines, "access log is empty"
+    records = [json.loads(line) for line in lines[-50:]]
+    probe = [r for r in records if "access-log-probe=1" in r["uri"]]
+    assert probe, "probe request not logged"
+    assert probe[-1]["status"] == 200
+    assert probe[-1]["ssl_protocol"].startswith("TLSv1.")
