@@ -120,8 +120,15 @@ def _check_admin_cidr(params: Mapping[str, object], errors: list[str]) -> None:
                 "ConnectionMode=ssh needs AdminCidr, the only range allowed to reach port 22."
             )
         return
-    network = _network(admin_cidr, "AdminCidr", errors)
-    if network is not None and network.prefixlen == 0:
+    # Any /0 is the whole internet whatever its address part, so say that rather
+    # than complain about host bits.
+    try:
+        world = ipaddress.IPv4Network(admin_cidr, strict=False).prefixlen == 0
+    except ValueError:
+        world = False
+    if not world:
+        _network(admin_cidr, "AdminCidr", errors)
+    else:
         errors.append(
             f"AdminCidr must not be {admin_cidr} (the whole internet); "
             "give the address range the administrators connect from."
