@@ -3,6 +3,7 @@
 
 For each ``molecule/<name>/molecule.yml`` (or only ``--scenario NAME``):
 
+0. ``molecule destroy -s NAME`` (leftovers of an interrupted run).
 1. ``molecule test -s NAME --destroy never``: the scenario's test_sequence, which
    includes converge, idempotence and verify.
 2. ``molecule converge -s NAME -- --check --diff`` on the converged instances; the
@@ -102,6 +103,9 @@ def run_scenario(name: str) -> Result:
     result = Result(name)
     start = time.monotonic()
     try:
+        # `--destroy never` also skips the sequence's leading destroy: clear
+        # leftovers of an interrupted earlier run ourselves.
+        run(["destroy", "-s", name, "--no-command-borders"])
         rc, _ = run(["test", "-s", name, "--destroy", "never", "--no-command-borders"])
         if rc:
             result.failures.append(f"molecule test exited {rc}")
