@@ -90,7 +90,10 @@ class EmbeddingService:
     def ingest(self, req: DocumentsRequest) -> dict[str, Any]:
         self._check_batch(len(req.documents), "documents")
         size = req.chunk_size or self.settings.chunk_size
-        overlap = self.settings.chunk_overlap if req.chunk_overlap is None else req.chunk_overlap
+        overlap = req.chunk_overlap
+        if overlap is None:
+            # A caller who only shrinks chunk_size should not trip over the default overlap.
+            overlap = min(self.settings.chunk_overlap, size // 2)
         if overlap >= size:
             raise ValidationFailed(
                 f"chunk_overlap ({overlap}) must be smaller than chunk_size ({size})",

@@ -346,3 +346,10 @@ def test_openapi_lists_contract_routes(client):
     for path in ("/health", "/ready", "/embed", "/documents", "/search", "/metrics"):
         assert path in paths
     assert any(re.fullmatch(r"/documents/\{document_id(:path)?\}", p) for p in paths)
+
+
+def test_small_chunk_size_alone_caps_the_default_overlap(client):
+    body = ingest(client, [{"id": "d", "text": LONG_TEXT}], chunk_size=40)
+    assert body["documents"][0]["chunks"] > len(LONG_TEXT) // 40
+    hits = client.post("/search", json={"query": "topic", "k": 50}).json()["results"]
+    assert all(len(h["text"]) <= 40 for h in hits)
