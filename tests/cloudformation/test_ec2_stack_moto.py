@@ -370,6 +370,15 @@ class TestDefaultStack:
         assert tags["aws:autoscaling:groupName"] == stack.outputs["AutoScalingGroupName"]
         assert tags["ragstack:env"] == "dev"
 
+    def test_hosts_are_registered_in_the_target_group_on_443(self, stack: Deployment) -> None:
+        health = stack.aws("elbv2").describe_target_health(
+            TargetGroupArn=stack.outputs["TargetGroupArn"]
+        )
+        targets = [
+            (d["Target"]["Id"], d["Target"]["Port"]) for d in health["TargetHealthDescriptions"]
+        ]
+        assert targets == [(i["InstanceId"], 443) for i in stack.app_instances()]
+
     def test_instance_role(self, stack: Deployment) -> None:
         iam = stack.aws("iam")
         role_name = stack.physical_id("InstanceRole")
