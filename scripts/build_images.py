@@ -485,8 +485,9 @@ def build(images: list[Image], verify: bool) -> None:
                 log(f"skip {img.name}: {img.dockerfile.relative_to(ROOT)} does not exist yet")
                 continue
             log(f"build {img.name} (Docker layer cache)")
+            before = (inspect(img.name) or {}).get("Id")
             docker_build(img)
-            outcome = "built"
+            outcome = "cached" if before == inspect(img.name)["Id"] else "built"
         else:
             want = minbase_hash(ca) if img.parent is None else base_hash(img)
             if label_of(img.name) == want:
