@@ -6,6 +6,7 @@ import pytest
 
 HTTPS = "https://127.0.0.1"
 KEY = "/etc/nginx/tls/ragstack.key"
+CERT = "/etc/nginx/tls/ragstack.crt"
 ACCESS_LOG = "/var/log/nginx/access.log"
 
 
@@ -65,16 +66,34 @@ def test_tls_1_1_refused_by_the_server(host):
     assert "alert protocol version" in result.stderr, result.stdout + result.stderr
 
 
+def is_provided_host(host):
+    return host.backend.get_hostname().endswith("-provided")
+
+
 def test_certificate_names_and_key(host):
-    text = host.check_output("openssl x509 -in /etc/nginx/tls/ragstack.crt -noout -text")
-    assert "DNS:localhost" in text
-    assert "DNS:ragstack.test" in text
-    assert "IP Address:127.0.0.1" in text
-    assert "id-ecPublicKey" in text
-    assert "prime256v1" in text
+    text = host.check_output(f"openssl x509 -in {CERT} -noout -text")
+    if is_provided_host(host):
+        # The RSA certificate prepare.yml stored in SSM, not a self-signed one.
+        assert "Subject: CN=provided.test" in text
+        assert "Public-Key: (2048 bit)" in text
+        assert "DNS:localhost" not in text
+    else:
+        assert "DNS:localhost" in text
+        assert "DNS:ragstack.test" in text
+        assert "IP Address:127.0.0.1" in text
+        assert "id-ecPublicKey" in text
+        assert "prime256v1" in text
     key = host.file(KEY)
     assert key.mode == 0o600
     assert key.user == "root"
+
+
+def test_served_certificate_is_the_installed_one(host):
+    fingerprint = "openssl x509 -noout -fingerprint -sha256"
+    served = host.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 </dev/null 2>/dev/null | {fingerprint}"
+    )
+    assert served == host.check_output(f"{fingerprint} -in {CERT}")
 
 
 def test_http_redirects_to_https_with_308(host):
