@@ -1,0 +1,85 @@
+#!/usr/bin/python
+# Copyright: ragstack maintainers
+# Apache License 2.0 (see galaxy.yml)
+
+DOCUMENTATION = r"""
+module: ssm_parameters_info
+short_description: Read the SSM parameters under a path into a name -> value mapping
+description:
+  - Reads every parameter directly under O(path) (SecureString values decrypted) and returns them by short name.
+  - Exists because the M(amazon.aws.ssm_parameter) lookup prints the values it returns at C(-vvvv), which
+    C(no_log) cannot hide; a module's result is hidden by C(no_log) at every verbosity. Always use it with
+    C(no_log: true).
+  - A path with no parameters is not an error.
+version_added: 0.1.0
+author: ragstack maintainers
+options:
+  path:
+    description: Parameter path, e.g. C(/ragstack/dev).
+    type: str
+    required: true
+  names:
+    description: Only these short names; all when empty.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Read the environment's secrets
+  ragstack.aws.ssm_parameters_info:
+    path: /ragstack/dev
+  register: stored
+  no_log: true
+"""
+
+RETURN = r"""
+parameters:
+  description: Short name -> value of each parameter found.
+  returned: always
+  type: dict
+names:
+  description: The short names found (safe to print).
+  returned: always
+  type: list
+  elements: str
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec={
+            "path": {"type": "str", "required": True},
+            "names": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    path = module.params["path"].rstrip("/") + "/"
+    wanted = set(module.params["names"])
+    client = module.client("ssm")
+    try:
+        paginator = client.get_paginator("get_parameters_by_path")
+        found = paginator.paginate(Path=path, Recursive=False, WithDecryption=True).build_full_result()
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
+        module.fail_json_aws(err, msg=f"Reading the SSM parameters under {path} failed")
+    parameters = {}
+    for parameter in found.get("Parameters", []):
+        name = parameter["Name"][len(path) :]
+        if not wanted or name in wanted:
+            parameters[name] = parameter["Value"]
+    module.exit_json(changed=False, parameters=parameters, names=sorted(parameters))
+
+
+if __name__ == "__main__":
+    main()
