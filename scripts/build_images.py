@@ -276,6 +276,13 @@ def minbase_hash(ca: Path | None) -> str:
     )
 
 
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def slim_rootfs(rootfs: Path) -> None:
     for pattern in (
         "usr/share/man/*",
@@ -290,19 +297,13 @@ def slim_rootfs(rootfs: Path) -> None:
         "tmp/*",
     ):
         for p in rootfs.glob(pattern):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
-    for doc in (rootfs / "usr/share/doc").glob("*"):
-        if doc.is_dir() and not doc.is_symlink():
-            for f in doc.iterdir():
-                if f.name != "copyright":
-                    shutil.rmtree(f) if f.is_dir() and not f.is_symlink() else f.unlink()
-    locale = rootfs / "usr/share/locale"
-    for p in locale.glob("*"):
+            remove(p)
+    for p in (rootfs / "usr/share/doc").glob("*/*"):
+        if p.name != "copyright":
+            remove(p)
+    for p in (rootfs / "usr/share/locale").glob("*"):
         if p.name != "locale.alias":
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            remove(p)
     # Docker bind-mounts these at run time; the build host's copies must not leak.
     (rootfs / "etc/resolv.conf").write_text("")
     (rootfs / "etc/hostname").write_text("localhost\n")
