@@ -116,6 +116,7 @@ PYTHON_TORCH = "ragstack-local/python-torch:latest"
 NODE = "ragstack-local/node:latest"
 SYSTEMD = "ragstack-local/debian13-systemd:latest"
 COMPOSE = "ragstack-local/compose:latest"
+NGINX = "ragstack-local/nginx:latest"
 EMBED_DIR = ROOT / "services" / "embedding_service"
 ORCH_DIR = ROOT / "services" / "orchestrator"
 
@@ -126,6 +127,7 @@ IMAGES = [
     Image(PYTHON_TORCH, "base", PYTHON, DOCKERFILES / "python-torch.Dockerfile", slow=True),
     Image(NODE, "base", MINBASE, DOCKERFILES / "node.Dockerfile"),
     Image(COMPOSE, "base", MINBASE, DOCKERFILES / "compose.Dockerfile"),
+    Image(NGINX, "base", MINBASE, DOCKERFILES / "nginx.Dockerfile"),
     Image(
         "ragstack/embedding-service:slim",
         "services",

@@ -17,6 +17,7 @@ BASES = [
     "ragstack-local/python:latest",
     "ragstack-local/node:latest",
     "ragstack-local/compose:latest",
+    "ragstack-local/nginx:latest",
 ]
 LABEL = "org.ragstack.content-hash"
 
@@ -82,6 +83,7 @@ def test_images_have_what_they_promise() -> None:
         BASES[3]: "node -e 'fetch' && npm --version",
         BASES[4]: "docker compose version | grep -q 'version 2'",
         BASES[1]: "python3 -c 'import apt' && sudo --version && test -x /lib/systemd/systemd",
+        BASES[5]: "nginx -t && openssl version",
     }
     for image, check in checks.items():
         proc = docker("run", "--rm", "--entrypoint", "sh", image, "-c", check, check=False)
