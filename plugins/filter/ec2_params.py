@@ -2,8 +2,8 @@
 # Apache License 2.0 (see galaxy.yml)
 """Jinja filters over plugins/module_utils/ec2_params.py, for the preflight role.
 
-    {{ params | ragstack.aws.ec2_params_errors }}   -> list of messages, [] when fine
-    {{ 'g5.xlarge' | ragstack.aws.ec2_ami_kind('auto') }} -> 'gpu'
+{{ params | ragstack.aws.ec2_params_errors }}   -> list of messages, [] when fine
+{{ 'g5.xlarge' | ragstack.aws.ec2_ami_kind('auto') }} -> 'gpu'
 """
 
 from __future__ import annotations

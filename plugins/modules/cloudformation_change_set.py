@@ -6,8 +6,9 @@ DOCUMENTATION = r"""
 module: cloudformation_change_set
 short_description: Execute a CloudFormation change set and wait for the stack
 description:
-  - Executes a change set created by M(amazon.aws.cloudformation) with O(amazon.aws.cloudformation#module:create_changeset=true)
-    and waits until the stack update finishes.
+  - Executes a change set created by M(amazon.aws.cloudformation) with
+    O(amazon.aws.cloudformation#module:create_changeset=true) and waits until the stack
+    update finishes.
   - On failure, reports the first resource that failed and its reason.
   - A change set with nothing to change is deleted and reported unchanged.
 version_added: 0.1.0

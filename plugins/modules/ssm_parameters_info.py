@@ -6,10 +6,11 @@ DOCUMENTATION = r"""
 module: ssm_parameters_info
 short_description: Read the SSM parameters under a path into a name -> value mapping
 description:
-  - Reads every parameter directly under O(path) (SecureString values decrypted) and returns them by short name.
-  - Exists because the M(amazon.aws.ssm_parameter) lookup prints the values it returns at C(-vvvv), which
-    C(no_log) cannot hide; a module's result is hidden by C(no_log) at every verbosity. Always use it with
-    C(no_log: true).
+  - Reads every parameter directly under O(path) (SecureString values decrypted) and
+    returns them by short name.
+  - Exists because the M(amazon.aws.ssm_parameter) lookup prints the values it returns
+    at C(-vvvv), which C(no_log) cannot hide; a module's result is hidden by C(no_log)
+    at every verbosity. Always use it with C(no_log: true).
   - A path with no parameters is not an error.
 version_added: 0.1.0
 author: ragstack maintainers
@@ -70,7 +71,8 @@ def main():
     client = module.client("ssm")
     try:
         paginator = client.get_paginator("get_parameters_by_path")
-        found = paginator.paginate(Path=path, Recursive=False, WithDecryption=True).build_full_result()
+        pages = paginator.paginate(Path=path, Recursive=False, WithDecryption=True)
+        found = pages.build_full_result()
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         module.fail_json_aws(err, msg=f"Reading the SSM parameters under {path} failed")
     parameters = {}
