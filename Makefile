@@ -66,8 +66,9 @@ test-collection: setup
 	pytest tests/collection
 
 # Local base images from Debian packages, then the service images on top.
+IMAGES_FLAGS ?=
 images: setup
-	python scripts/build_images.py
+	python scripts/build_images.py $(IMAGES_FLAGS)
 
 test-images: images
 	pytest tests/images
@@ -76,5 +77,8 @@ test-roles: images
 	python scripts/run_molecule.py
 
 # Run the RAG system locally on 127.0.0.1 from the images just built.
-demo: images
+demo: images $(SERVICES)/demo-ui/dist/index.html
 	python scripts/demo.py
+
+$(SERVICES)/demo-ui/dist/index.html: setup
+	cd $(SERVICES)/demo-ui && npm run build
