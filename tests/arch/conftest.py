@@ -34,7 +34,12 @@ PREFIX = f"ragstack-{ENV}"
 FAKE_OPENAI_KEY = "sk-test-ragstack-arch-0123456789"
 # local_instances' ACM import reports a change on every run (its idempotence, not
 # ours): the only change a second run may show until that role is fixed.
-KNOWN_RERUN_CHANGES = {"ragstack.aws.local_instances : Import it into moto's ACM"}
+KNOWN_RERUN_CHANGES = {
+    "ragstack.aws.local_instances : Import it into moto's ACM",
+    # moto gap (ECS DescribeServices enableExecuteCommand): moto returns null, not false,
+    # and community.aws.ecs_service's comparison reads null != false as a change.
+    "ragstack.aws.fargate_service : Create or update the service",
+}
 
 
 def _free_port() -> int:
@@ -61,6 +66,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # moto's ECS reports this many running tasks, so a deployment can complete
+            # (steady state) instead of staying IN_PROGRESS forever.
+            env={**os.environ, "MOTO_ECS_SERVICE_RUNNING": "2"},
         )
     try:
         deadline = time.monotonic() + 30

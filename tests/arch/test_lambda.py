@@ -37,9 +37,7 @@ def test_bad_zip_size_is_refused_before_any_aws_call(reset_moto, run_playbook, a
     reset_moto()
     run = run_playbook("arch_lambda.yml", "-e", "lambda_app_max_unzipped_bytes=100000")
     assert run.rc != 0
-    assert (
-        "over Lambda's 100000-byte limit (250 MB unzipped). Nothing was sent to AWS." in run.text
-    )
+    assert "over Lambda's 100000-byte limit (250 MB unzipped). Nothing was sent to AWS." in run.text
     assert "deploy it as a container image" in run.text
     leftovers = moto_is_empty(aws)
     assert not any(leftovers.values()), dumps(leftovers)
