@@ -7,6 +7,7 @@ import pytest
 HTTPS = "https://127.0.0.1"
 KEY = "/etc/nginx/tls/ragstack.key"
 CERT = "/etc/nginx/tls/ragstack.crt"
+LE_LIVE = "/etc/letsencrypt/live/le.ragstack.test"
 ACCESS_LOG = "/var/log/nginx/access.log"
 
 
@@ -66,24 +67,40 @@ def test_tls_1_1_refused_by_the_server(host):
     assert "alert protocol version" in result.stderr, result.stdout + result.stderr
 
 
-def is_provided_host(host):
-    return host.backend.get_hostname().endswith("-provided")
+def kind(host):
+    """self_signed, provided or letsencrypt, from the instance name."""
+    name = host.backend.get_hostname()
+    for suffix in ("provided", "letsencrypt"):
+        if name.endswith(f"-{suffix}"):
+            return suffix
+    return "self_signed"
+
+
+def served_certificate_path(host):
+    if kind(host) == "letsencrypt":
+        return f"{LE_LIVE}/fullchain.pem"
+    return CERT
 
 
 def test_certificate_names_and_key(host):
-    text = host.check_output(f"openssl x509 -in {CERT} -noout -text")
-    if is_provided_host(host):
+    text = host.check_output(f"openssl x509 -in {served_certificate_path(host)} -noout -text")
+    key = host.file(KEY)
+    if kind(host) == "provided":
         # The RSA certificate prepare.yml stored in SSM, not a self-signed one.
         assert "Subject: CN=provided.test" in text
         assert "Public-Key: (2048 bit)" in text
         assert "DNS:localhost" not in text
+    elif kind(host) == "letsencrypt":
+        # Issued by the ACME server through HTTP-01, not the bootstrap certificate.
+        assert "Issuer: CN=Pebble Intermediate CA" in text
+        assert "DNS:le.ragstack.test" in text
+        key = host.file(host.file(f"{LE_LIVE}/privkey.pem").linked_to)
     else:
         assert "DNS:localhost" in text
         assert "DNS:ragstack.test" in text
         assert "IP Address:127.0.0.1" in text
         assert "id-ecPublicKey" in text
         assert "prime256v1" in text
-    key = host.file(KEY)
     assert key.mode == 0o600
     assert key.user == "root"
 
@@ -93,7 +110,28 @@ def test_served_certificate_is_the_installed_one(host):
     served = host.check_output(
         f"openssl s_client -connect 127.0.0.1:443 </dev/null 2>/dev/null | {fingerprint}"
     )
-    assert served == host.check_output(f"{fingerprint} -in {CERT}")
+    assert served == host.check_output(f"{fingerprint} -in {served_certificate_path(host)}")
+
+
+def test_letsencrypt_renewal_is_wired(host):
+    if kind(host) != "letsencrypt":
+        assert not host.file("/etc/letsencrypt/renewal").exists
+        return
+    renewal = host.file("/etc/letsencrypt/renewal/le.ragstack.test.conf").content_string
+    assert "authenticator = webroot" in renewal
+    assert "server = https://localhost:14000/dir" in renewal
+    timer = host.service("certbot.timer")
+    assert timer.is_enabled
+    assert timer.is_running
+    hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/ragstack-nginx-reload")
+    assert hook.mode == 0o755
+    assert "nginx -t" in hook.content_string
+    assert host.run(hook.path).rc == 0
+    # The port-80 server still answers ACME challenges instead of redirecting them.
+    challenges = "/var/www/letsencrypt/.well-known/acme-challenge"
+    host.check_output(f"mkdir -p {challenges} && echo token-ok > {challenges}/probe")
+    body = host.check_output("curl -s http://127.0.0.1/.well-known/acme-challenge/probe")
+    assert body == "token-ok"
 
 
 def test_http_redirects_to_https_with_308(host):
