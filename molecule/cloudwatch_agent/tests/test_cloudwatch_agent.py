@@ -77,12 +77,21 @@ def test_gpu_block_follows_the_host(host):
         assert "nvidia_gpu" not in collected
 
 
-def test_config_loaded_through_ctl_when_present(host):
+def test_install_path_follows_cloudwatch_agent_install(host):
     if is_gpu_host(host):
+        # Pinned .deb fetched with its sha256, installed, service enabled and running.
+        assert host.package("amazon-cloudwatch-agent").is_installed
+        assert host.package("amazon-cloudwatch-agent").version == "1.0.0-test"
+        assert host.file("/var/cache/amazon-cloudwatch-agent_1.0.0-test_amd64.deb").exists
+        agent = host.service("amazon-cloudwatch-agent")
+        assert agent.is_enabled
+        assert agent.is_running
+        # Loaded once on the first converge; the idempotent run did not reload.
         calls = host.file(CALLS).content_string.splitlines()
         assert calls == [f"-a fetch-config -m ec2 -s -c file:{CONFIG}"]
     else:
-        # No agent installed (cloudwatch_agent_install: false): nothing to load.
+        # cloudwatch_agent_install: false writes the config and nothing else.
+        assert not host.package("amazon-cloudwatch-agent").is_installed
         assert not host.file(CALLS).exists
         assert not host.file("/opt/aws/amazon-cloudwatch-agent/bin").exists
 
