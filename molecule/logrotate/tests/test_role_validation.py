@@ -1,0 +1,83 @@
+"""The role's `validate:` keeps a broken rule off the converged host.
+
+Runs the role once more against the molecule instance with an application log
+entry logrotate rejects (size unit "Q"); the template task must fail validation
+and leave no file behind.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+BROKEN_RULE = "/etc/logrotate.d/ragstack-broken"
+
+PLAY = """
+- name: Broken rule
+  hosts: molecule-logrotate
+  gather_facts: true
+  tasks:
+    - name: Run the role with a rule logrotate rejects
+      block:
+        - name: Run the role
+          ansible.builtin.include_role:
+            name: ragstack.aws.logrotate
+          vars:
+            logrotate_app_logs:
+              - name: ragstack-broken
+                path: /var/log/ragstack-broken/*.log
+                size: 50Q
+        - name: Not refused
+          ansible.builtin.debug:
+            msg: "CASE NOT REFUSED"
+      rescue:
+        - name: Refused
+          ansible.builtin.debug:
+            msg: >-
+              CASE REFUSED by {{ ansible_failed_task.name }}:
+              {{ ansible_failed_result.results | selectattr('failed', 'defined') | selectattr('failed')
+                 | map(attribute='msg') | join(' ') }}
+    - name: Look for the rule file
+      ansible.builtin.stat:
+        path: /etc/logrotate.d/ragstack-broken
+      register: broken_rule
+    - name: Report
+      ansible.builtin.debug:
+        msg: "CASE FILE EXISTS {{ broken_rule.stat.exists }}"
+"""
+
+
+def test_broken_rule_fails_validation_and_is_not_installed(request, tmp_path):
+    playbook = tmp_path / "broken.yml"
+    playbook.write_text(PLAY)
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\n")
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(config)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / ".collections")
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+    env["ANSIBLE_PIPELINING"] = "true"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            request.config.getoption("ansible_inventory"),
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.stdout.startswith("{"), result.stdout + result.stderr
+    messages = [
+        str(task["hosts"].get("molecule-logrotate", {}).get("msg", ""))
+        for task in json.loads(result.stdout)["plays"][0]["tasks"]
+    ]
+    cases = [m for m in messages if m.startswith("CASE ")]
+    assert cases[0].startswith("CASE REFUSED by Write the application log rules:"), cases
+    assert "failed to validate" in cases[0], cases
+    assert cases[1] == "CASE FILE EXISTS False", cases
