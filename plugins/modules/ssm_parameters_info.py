@@ -10,7 +10,7 @@ description:
     returns them by short name.
   - Exists because the M(amazon.aws.ssm_parameter) lookup prints the values it returns
     at C(-vvvv), which C(no_log) cannot hide; a module's result is hidden by C(no_log)
-    at every verbosity. Always use it with C(no_log: true).
+    at every verbosity. Always use it with C(no_log=true) on the task.
   - A path with no parameters is not an error.
 version_added: 0.1.0
 author: ragstack maintainers

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import load
 import pytest
 from conftest import (
     CANARY,
@@ -146,6 +147,37 @@ def test_second_run_changes_nothing_on_the_hosts(deployment: Deployment) -> None
     hosts = {h: r for h, r in recap.items() if h in deployment.instance_ids}
     assert set(hosts) == set(deployment.instance_ids)
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in hosts.values()), hosts
+
+
+def test_check_mode_on_the_converged_deployment_changes_nothing(deployment: Deployment) -> None:
+    # Provisioning, discovery and the app role (the host roles' own --check passes
+    # run in their molecule scenarios); keeps the suite inside its time budget.
+    check = playbook("site.yml", "-e", "arch=ec2", "--check", "--diff", "--tags", "app")
+    assert check.returncode == 0, check.output[-4000:]
+    recap = check.recap()
+    print(f"\n--check --diff: {check.seconds:.0f}s, recap {recap}")
+    assert set(deployment.instance_ids) <= set(recap)
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
+
+
+def test_check_mode_shows_a_stack_change(deployment: Deployment, aws) -> None:
+    check = playbook(
+        "site.yml", "-e", "arch=ec2", "-e", "ragstack_version=9.9.9", "--check", "--tags", "never"
+    )
+    assert check.returncode == 0, check.output[-4000:]
+    assert check.recap()["localhost"]["changed"] > 0
+    stack = aws("cloudformation").describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}[
+        "StackVersion"
+    ] == "0.1.0"
+
+
+def test_query_latency_under_paced_load(deployment: Deployment) -> None:
+    result = load.run(PUBLIC_URL, requests=80, rate=8.0, timeout=30.0)
+    print(f"\n/api/query over HTTPS, 80 requests at 8 r/s: {result}")
+    assert result["ok"] == 80, result
+    assert result["p95_ms"] < 2000
 
 
 def test_browser_asks_and_sees_sources(deployment: Deployment) -> None:
