@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import load
 import pytest
+import yaml
 from conftest import (
     CANARY,
+    MOTO_ENDPOINT,
     PUBLIC_URL,
+    REGION,
     REPO_ROOT,
     STACK_NAME,
+    VENV_BIN,
     Deployment,
     moto_requests,
     playbook,
@@ -88,6 +93,29 @@ def test_every_instance_is_a_container_with_only_https_published(
         published = {k: v for k, v in ports.items() if v}
         expected = {"443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}]} if index == 0 else {}
         assert published == expected
+
+
+def test_aws_ec2_inventory_finds_the_stack_hosts(deployment: Deployment, tmp_path: Path) -> None:
+    """inventories/aws/dev/aws_ec2.yml, pointed at moto, lists exactly the stack's hosts."""
+    config = yaml.safe_load((REPO_ROOT / "inventories/aws/dev/aws_ec2.yml").read_text())
+    config["regions"] = [REGION]
+    config["filters"]["tag:ragstack:stack"] = STACK_NAME
+    config.update(endpoint_url=MOTO_ENDPOINT, access_key="testing", secret_key="testing")
+    source = tmp_path / "aws_ec2.yml"
+    source.write_text(yaml.safe_dump(config))
+    listed = subprocess.run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")},
+    )
+    inventory = json.loads(listed.stdout)
+    assert sorted(inventory["ragstack_app"]["hosts"]) == sorted(deployment.instance_ids)
+    hostvars = inventory["_meta"]["hostvars"][deployment.instance_ids[0]]
+    assert hostvars["ansible_connection"] == "community.aws.aws_ssm"
+    assert hostvars["ansible_aws_ssm_region"] == REGION
 
 
 def test_query_over_https_answers_from_the_corpus(deployment: Deployment) -> None:
