@@ -4,7 +4,7 @@
 
 DOCUMENTATION = r"""
 module: apigatewayv2_http_api
-short_description: API Gateway HTTP API (v2): Lambda routes, a stage, throttling, access logs
+short_description: API Gateway HTTP API (v2) with Lambda routes, a throttled stage and access logs
 description:
   - Creates, updates or deletes an HTTP API found by O(name) (unique in the region).
   - Each route is a Lambda proxy integration (payload format 2.0).

@@ -7,7 +7,8 @@ module: cloudfront_s3_distribution
 short_description: A CloudFront distribution for a private S3 bucket through origin access control
 description:
   - Creates, updates or deletes an origin access control (OAC, SigV4 to S3) and a distribution
-    whose only origin is the bucket through that OAC: https-only viewers, a minimum TLS policy.
+    whose only origin is the bucket through that OAC, with https-only viewers and a minimum
+    TLS policy.
   - Exists because M(community.aws.cloudfront_distribution) cannot attach an origin access control.
   - The distribution is found by its comment, which holds O(name) and a hash of the wanted
     configuration; an unchanged hash is no change.

@@ -56,6 +56,21 @@ def _answers(url: str) -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _built_inputs() -> None:
+    """The runs upload the built UI and tag the service images: both must exist."""
+    if not (REPO_ROOT / "services/demo-ui/dist/index.html").is_file():
+        pytest.fail("services/demo-ui/dist is not built: `cd services/demo-ui && npm run build`")
+    images = ["ragstack/embedding-service:slim", "ragstack/orchestrator:latest"]
+    missing = [
+        image
+        for image in images
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
+    ]
+    if missing:
+        pytest.fail(f"missing local images {missing}: `make images`")
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
@@ -204,3 +219,80 @@ def moto_is_empty(aws: Callable[[str], object]) -> dict[str, object]:
 
 def dumps(value: object) -> str:
     return json.dumps(value, indent=1, default=str)
+
+
+def arch_leftovers(aws: Callable[[str], object], arch: str) -> dict[str, object]:
+    """Every resource an arch creates, by the names the arch playbooks give them."""
+    found: dict[str, object] = {
+        "cloudfront": aws("cloudfront").list_distributions()["DistributionList"].get("Items", []),
+        "oac": aws("cloudfront")
+        .list_origin_access_controls()["OriginAccessControlList"]
+        .get("Items", []),
+        "ui_bucket": [
+            b["Name"]
+            for b in aws("s3").list_buckets()["Buckets"]
+            if b["Name"].startswith(f"{PREFIX}-ui-")
+        ],
+        "iam_roles": [
+            r["RoleName"]
+            for r in aws("iam").list_roles()["Roles"]
+            if r["RoleName"].startswith(PREFIX)
+        ],
+        "log_groups": [
+            g["logGroupName"]
+            for g in aws("logs").describe_log_groups()["logGroups"]
+            if PREFIX in g["logGroupName"]
+        ],
+    }
+    if arch in {"lambda", "sagemaker"}:
+        found["functions"] = aws("lambda").list_functions()["Functions"]
+        found["apis"] = aws("apigatewayv2").get_apis()["Items"]
+    if arch == "sagemaker":
+        sagemaker = aws("sagemaker")
+        found["endpoints"] = sagemaker.list_endpoints()["Endpoints"]
+        found["endpoint_configs"] = sagemaker.list_endpoint_configs()["EndpointConfigs"]
+        found["models"] = sagemaker.list_models()["Models"]
+        found["stacks"] = [
+            s["StackName"]
+            for s in aws("cloudformation").list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+        ]
+    if arch == "fargate":
+        ecs = aws("ecs")
+        clusters = ecs.list_clusters()["clusterArns"]
+        # A deleted cluster stays listed as INACTIVE (on AWS too).
+        found["clusters"] = [
+            c["clusterName"]
+            for c in (ecs.describe_clusters(clusters=clusters)["clusters"] if clusters else [])
+            if c["status"] == "ACTIVE"
+        ]
+        found["task_definitions"] = ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+        found["repositories"] = aws("ecr").describe_repositories()["repositories"]
+        elb = aws("elbv2")
+        found["load_balancers"] = elb.describe_load_balancers()["LoadBalancers"]
+        found["target_groups"] = elb.describe_target_groups()["TargetGroups"]
+        found["vpcs"] = aws("ec2").describe_vpcs(
+            Filters=[{"Name": "tag:Name", "Values": [PREFIX]}]
+        )["Vpcs"]
+        found["security_groups"] = aws("ec2").describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [f"{PREFIX}-alb", f"{PREFIX}-tasks"]}]
+        )["SecurityGroups"]
+        found["scalable_targets"] = aws("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace="ecs"
+        )["ScalableTargets"]
+    return found
+
+
+def check_teardown(run_playbook, aws, arch: str, *extra: str) -> Run:
+    """Refused without confirm (nothing removed), then removes every resource of the arch."""
+    before = arch_leftovers(aws, arch)
+    assert all(before.values()), f"converge left gaps before teardown: {dumps(before)}"
+    refused = run_playbook("teardown.yml", "-e", f"arch={arch}")
+    assert refused.rc != 0
+    assert "Run again with `-e confirm=yes`. Nothing was sent to AWS." in refused.text
+    assert arch_leftovers(aws, arch) == before
+    run = run_playbook("teardown.yml", "-e", f"arch={arch}", "-e", "confirm=yes", *extra)
+    assert run.rc == 0, run.output[-6000:]
+    leftovers = arch_leftovers(aws, arch)
+    assert not any(leftovers.values()), dumps(leftovers)
+    return run

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import ENV, PREFIX, assert_converged, dumps, moto_is_empty
+from conftest import ENV, PREFIX, assert_converged, check_teardown, dumps, moto_is_empty
 
 ACCOUNT = "123456789012"
 REPOSITORIES = ["ragstack/embedding-service", "ragstack/orchestrator"]
@@ -214,3 +214,11 @@ def test_log_group_retention_and_ui(converged, aws):
     config = json.loads(s3.get_object(Bucket=bucket, Key="config.json")["Body"].read())
     (lb,) = aws("elbv2").describe_load_balancers(Names=[PREFIX])["LoadBalancers"]
     assert config == {"apiBaseUrl": f"https://{lb['DNSName']}"}
+
+
+# Last in this module: it removes what the tests above inspect.
+def test_teardown_removes_the_arch_and_keeps_secrets(converged, run_playbook, aws):
+    check_teardown(run_playbook, aws, "fargate")
+    # Data stays unless -e teardown_data=true.
+    names = [p["Name"] for p in aws("ssm").describe_parameters()["Parameters"]]
+    assert f"/ragstack/{ENV}/openai_api_key" in names

@@ -16,6 +16,7 @@ from conftest import (
     PREFIX,
     REPO_ROOT,
     assert_converged,
+    check_teardown,
     dumps,
     moto_is_empty,
 )
@@ -341,3 +342,11 @@ def test_orchestrator_zip_answers_http_api_v2_events(converged, tmp_path):
     assert "error" in json.loads(missing["body"])
     assert bad["statusCode"] == 400
     assert json.loads(bad["body"])["error"]["type"] == "validation_error"
+
+
+# Last in this module: it removes what the tests above inspect.
+def test_teardown_removes_the_arch_and_keeps_secrets(converged, run_playbook, aws):
+    check_teardown(run_playbook, aws, "lambda")
+    # Data stays unless -e teardown_data=true.
+    names = [p["Name"] for p in aws("ssm").describe_parameters()["Parameters"]]
+    assert f"/ragstack/{ENV}/openai_api_key" in names
