@@ -7,6 +7,10 @@ moto gaps met on this path (worked around in the roles, named where they are):
 - CloudFormation ExecuteChangeSet on this stack fails with
   ResourceAlreadyExistsException (named AWS::Logs::LogGroup) and UpdateStack answers
   HTTP 500: inventories/local sets ec2_stack_update_by_replacement.
+- A resource that fails makes CreateStack itself return the resource's error (e.g.
+  InvalidVpcID.NotFound) and leaves the stack CREATE_IN_PROGRESS with no
+  CREATE_FAILED event, so the "first failed resource" of a real rollback cannot be
+  produced here; test_stack_failure_is_reported checks the message moto allows.
 - DescribeStacks reports the resolved AMI id as ParameterValue of the
   AWS::SSM::Parameter::Value<> parameters, and resolves their Default even when a
   value is passed (local_instances rewrites those defaults for moto).
@@ -292,3 +296,35 @@ def test_missing_secret_is_refused_before_anything_is_created(deployment: Deploy
     assert stack not in {s["StackName"] for s in stacks}
     written = aws("ssm").get_parameters_by_path(Path="/ragstack/staging/")["Parameters"]
     assert written == []
+
+
+def test_stack_failure_is_reported(deployment: Deployment, tmp_path: Path) -> None:
+    names = ["EnvironmentName", "StackVersion", "InstanceType", "AmiKind", "InstanceCount"]
+    names += ["ConnectionMode", "AdminCidr", "KeyName", "CertificateArn", "CpuAmiId", "GpuAmiId"]
+    template = {
+        "Parameters": {name: {"Type": "String", "Default": ""} for name in names},
+        "Resources": {
+            "AppSubnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": "vpc-0000dead", "CidrBlock": "10.0.0.0/24"},
+            }
+        },
+    }
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(template))
+    stack = "ragstack-e2e-broken"
+    run = playbook(
+        "site.yml",
+        "-e",
+        "arch=ec2",
+        "-e",
+        f"ec2_stack_template={broken}",
+        "-e",
+        f"ragstack_stack_name={stack}",
+    )
+    assert run.returncode != 0
+    message = " ".join(run.output.split())
+    assert f"Stack {stack} did not apply" in message
+    assert "InvalidVpcID.NotFound" in message
+    # The run stopped at the stack: no host was configured.
+    assert set(run.recap()) == {"localhost"}
