@@ -4,6 +4,10 @@ Zip-packaged functions cannot carry torch, so the default provider here is `hash
 set EMBEDDING_PROVIDER=openai|sagemaker (or use a container image for `local`).
 The model loads on a background thread at init; requests wait at most
 REQUEST_READY_TIMEOUT_SECONDS for it, then get a 503 instead of hanging the invocation.
+
+Secrets arrive as SSM parameter names (OPENAI_API_KEY_SSM_PARAMETER,
+MONGODB_URI_SSM_PARAMETER), never as values: create_app() -> load_settings()
+fetches them once here, at cold start, and the execution environment keeps them.
 """
 
 from __future__ import annotations

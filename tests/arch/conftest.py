@@ -8,6 +8,7 @@ it answering and does not start one) and at a private cache directory.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,10 @@ ENV = "dev"
 PREFIX = f"ragstack-{ENV}"
 # The secret the runs store in SSM (the secrets role creates it from the environment).
 FAKE_OPENAI_KEY = "sk-test-ragstack-arch-0123456789"
+# moto knows only the layers published in it: a stand-in for the AWS Parameters and
+# Secrets Lambda Extension (its AWS-published name), published after every reset.
+EXTENSION_LAYER_NAME = "AWS-Parameters-and-Secrets-Lambda-Extension"
+EXTENSION_LAYER_ARN = f"arn:aws:lambda:{AWS_REGION}:123456789012:layer:{EXTENSION_LAYER_NAME}:1"
 # local_instances' ACM import reports a change on every run (its idempotence, not
 # ours): the only change a second run may show until that role is fixed.
 KNOWN_RERUN_CHANGES = {
@@ -114,12 +120,23 @@ def aws(moto_endpoint: str) -> Callable[[str], object]:
     return make
 
 
+def _layer_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("extensions/README", "moto stand-in for the AWS extension layer\n")
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="session")
-def reset_moto(moto_endpoint: str) -> Callable[[], None]:
+def reset_moto(moto_endpoint: str, aws: Callable[[str], object]) -> Callable[[], None]:
     def reset() -> None:
         request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
         with contextlib.closing(urllib.request.urlopen(request, timeout=10)) as response:
             assert response.status == 200
+        layer = aws("lambda").publish_layer_version(
+            LayerName=EXTENSION_LAYER_NAME, Content={"ZipFile": _layer_zip()}
+        )
+        assert layer["LayerVersionArn"] == EXTENSION_LAYER_ARN
 
     return reset
 
@@ -172,6 +189,8 @@ def run_playbook(
             f"ragstack_aws_endpoint_url={moto_endpoint}",
             "-e",
             f"local_instances_cache_dir={cache_dir}",
+            "-e",
+            f"lambda_app_secrets_extension_layer_arn={EXTENSION_LAYER_ARN}",
             *extra,
         ]
         environ = {

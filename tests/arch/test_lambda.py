@@ -11,7 +11,9 @@ import zipfile
 
 import pytest
 from conftest import (
+    AWS_REGION,
     ENV,
+    EXTENSION_LAYER_ARN,
     FAKE_OPENAI_KEY,
     PREFIX,
     REPO_ROOT,
@@ -23,13 +25,24 @@ from conftest import (
 
 FUNCTIONS = {"embedding": f"{PREFIX}-embedding", "orchestrator": f"{PREFIX}-orchestrator"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+# A second canary secret, so that both functions have a parameter to read.
+FAKE_MONGODB_URI = "mongodb+srv://canary-user:canary-pass-0123@cluster0.example.mongodb.net/"
+PARAMETERS = {
+    "OPENAI_API_KEY": f"/ragstack/{ENV}/openai_api_key",
+    "MONGODB_URI": f"/ragstack/{ENV}/mongodb_uri",
+}
+
+
+def _parameter_arn(name: str) -> str:
+    return f"arn:aws:ssm:{AWS_REGION}:123456789012:parameter{name}"
 
 
 @pytest.fixture(scope="module")
 def converged(reset_moto, run_playbook):
     reset_moto()
-    first = run_playbook("arch_lambda.yml")
-    second = run_playbook("arch_lambda.yml")
+    env = {"MONGODB_URI": FAKE_MONGODB_URI}
+    first = run_playbook("arch_lambda.yml", env=env)
+    second = run_playbook("arch_lambda.yml", env=env)
     print(f"\narch=lambda first converge {first.seconds:.1f}s, re-run {second.seconds:.1f}s")
     return first, second
 
@@ -76,7 +89,34 @@ def test_functions(converged, aws):
     assert variables["EMBEDDING_SERVICE_URL"] == api["ApiEndpoint"]
     assert variables["CORS_ALLOW_ORIGIN"] == "https://ragstack.local"
     # The embedding function (hashing provider) gets no OpenAI key it does not use.
-    assert "OPENAI_API_KEY" not in embedding["Configuration"]["Environment"]["Variables"]
+    embedding_variables = embedding["Configuration"]["Environment"]["Variables"]
+    assert not any(k.startswith("OPENAI_API_KEY") for k in embedding_variables)
+    # Only the orchestrator (Node, no AWS SDK) reads its secrets through the extension layer.
+    assert [layer["Arn"] for layer in orchestrator["Configuration"]["Layers"]] == [
+        EXTENSION_LAYER_ARN
+    ]
+    assert not embedding["Configuration"].get("Layers")
+
+
+def test_function_configuration_has_parameter_names_never_secret_values(converged, aws):
+    ssm = aws("ssm")
+    for var, name in PARAMETERS.items():
+        stored = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+        assert stored["Type"] == "SecureString", var
+    expected = {
+        "embedding": {"MONGODB_URI_SSM_PARAMETER": PARAMETERS["MONGODB_URI"]},
+        "orchestrator": {"OPENAI_API_KEY_SSM_PARAMETER": PARAMETERS["OPENAI_API_KEY"]},
+    }
+    client = aws("lambda")
+    for key, name in FUNCTIONS.items():
+        configuration = client.get_function_configuration(FunctionName=name)
+        variables = configuration["Environment"]["Variables"]
+        for canary in (FAKE_OPENAI_KEY, FAKE_MONGODB_URI, "canary-pass-0123"):
+            assert canary not in json.dumps(configuration, default=str), name
+        assert "OPENAI_API_KEY" not in variables
+        assert "MONGODB_URI" not in variables
+        secret_names = {k: v for k, v in variables.items() if k.endswith("_SSM_PARAMETER")}
+        assert secret_names == expected[key], dumps(variables)
 
 
 def test_secret_stored_as_securestring(converged, aws):
@@ -87,6 +127,7 @@ def test_secret_stored_as_securestring(converged, aws):
     assert parameter["Parameter"]["Value"] == FAKE_OPENAI_KEY
     first, second = converged
     assert FAKE_OPENAI_KEY not in first.output + second.output
+    assert "canary-pass-0123" not in first.output + second.output
 
 
 def test_roles_are_least_privilege(converged, aws):
@@ -97,8 +138,27 @@ def test_roles_are_least_privilege(converged, aws):
         assert policies == [f"{name}-least-privilege"]
         document = iam.get_role_policy(RoleName=name, PolicyName=policies[0])["PolicyDocument"]
         statements = document["Statement"]
-        assert [s["Action"] for s in statements] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
+        assert [s["Action"] for s in statements] == [
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            ["ssm:GetParameter"],
+            ["kms:Decrypt"],
+        ]
         assert statements[0]["Resource"].endswith(f":log-group:/aws/lambda/{name}:*")
+        # Exactly the parameters named in its environment, nothing under a wildcard.
+        variables = aws("lambda").get_function_configuration(FunctionName=name)["Environment"][
+            "Variables"
+        ]
+        names = [v for k, v in variables.items() if k.endswith("_SSM_PARAMETER")]
+        assert names
+        resource = statements[1]["Resource"]
+        assert sorted([resource] if isinstance(resource, str) else resource) == sorted(
+            _parameter_arn(n) for n in names
+        )
+        assert statements[2]["Resource"] == "*"
+        assert statements[2]["Condition"] == {
+            "StringEquals": {"kms:ViaService": f"ssm.{AWS_REGION}.amazonaws.com"}
+        }
+        assert "*" not in json.dumps(statements[1])
 
 
 def test_log_groups_have_retention(converged, aws):

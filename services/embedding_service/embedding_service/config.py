@@ -101,9 +101,16 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with pydantic's errors turned into one clear ConfigError."""
+    """Settings from the environment, with pydantic's errors turned into one clear ConfigError.
+
+    Secrets named by `<VAR>_SSM_PARAMETER` are fetched first (once: they land in the
+    environment), so a deployment never needs a secret value in its configuration.
+    """
     from pydantic import ValidationError
 
+    from .ssm_secrets import resolve_ssm_secrets
+
+    resolve_ssm_secrets()
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
