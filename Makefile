@@ -16,7 +16,7 @@ CHECKOV_VENV ?= .venv-checkov
 SERVICES := services
 NODE_PROJECTS := $(SERVICES)/orchestrator $(SERVICES)/demo-ui
 
-.PHONY: setup test lint test-python test-node test-collection images test-images test-roles demo
+.PHONY: setup test lint test-python test-node test-collection images test-images test-roles test-arch test-e2e deploy demo
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) $(addsuffix /node_modules/.installed,$(NODE_PROJECTS))
 
@@ -42,7 +42,7 @@ $(CHECKOV_VENV)/.installed:
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup lint test-python test-node test-collection test-images test-roles
+test: setup lint test-python test-node test-collection test-images test-roles test-arch test-e2e
 	@echo "make test: all suites passed"
 
 lint: setup $(CHECKOV_VENV)/.installed
@@ -76,9 +76,25 @@ test-images: images
 test-roles: images
 	python scripts/run_molecule.py
 
+UI_DIST := $(SERVICES)/demo-ui/dist/index.html
+
+# Fargate, Lambda and SageMaker against moto on 127.0.0.1.
+test-arch: images $(UI_DIST)
+	pytest tests/arch
+
+# The EC2 path end to end on the local default: site.yml, HTTPS on 127.0.0.1:8443, a browser.
+test-e2e: images $(UI_DIST)
+	pytest tests/e2e
+
+# The main job: `ansible-playbook playbooks/site.yml -e arch=ec2` on the local default
+# (moto + Debian 13 systemd containers), ending with https://127.0.0.1:8443.
+ARCH ?= ec2
+deploy: images $(UI_DIST)
+	ansible-playbook playbooks/site.yml -e arch=$(ARCH)
+
 # Run the RAG system locally on 127.0.0.1 from the images just built.
-demo: images $(SERVICES)/demo-ui/dist/index.html
+demo: images $(UI_DIST)
 	python scripts/demo.py
 
-$(SERVICES)/demo-ui/dist/index.html: setup
+$(UI_DIST): setup
 	cd $(SERVICES)/demo-ui && npm run build
