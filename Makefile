@@ -83,7 +83,7 @@ test-arch: images $(UI_DIST)
 	pytest tests/arch
 
 # The EC2 path end to end on the local default: site.yml, HTTPS on 127.0.0.1:8443, a browser.
-test-e2e: images $(UI_DIST)
+test-e2e: images $(UI_DIST) tests/e2e/browser/node_modules/.installed
 	pytest tests/e2e
 
 # The main job: `ansible-playbook playbooks/site.yml -e arch=ec2` on the local default

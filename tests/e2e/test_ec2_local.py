@@ -248,7 +248,7 @@ def test_browser_asks_and_sees_sources(deployment: Deployment) -> None:
     ("extra", "message"),
     [
         pytest.param(["-e", "arch=ec3"], "arch=ec3 is not a ragstack architecture", id="arch"),
-        pytest.param(["-e", "arch=fargate"], "planned but not implemented", id="arch-planned"),
+        pytest.param([], "arch=(unset) is not a ragstack architecture", id="arch-missing"),
         pytest.param(
             ["-e", "arch=ec2", "-e", "ragstack_region="], "ragstack_region is not set", id="region"
         ),
