@@ -89,7 +89,7 @@ EXAMPLES = r"""
   ragstack.aws.apigatewayv2_http_api:
     name: ragstack-dev
     routes:
-      - route_keys: [ANY /api/{proxy+}]
+      - route_keys: ["ANY /api/{proxy+}"]
         function_arn: arn:aws:lambda:us-east-1:123456789012:function:ragstack-dev-orchestrator
     throttling_burst_limit: 50
     throttling_rate_limit: 20
