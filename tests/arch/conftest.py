@@ -38,10 +38,8 @@ FAKE_OPENAI_KEY = "sk-test-ragstack-arch-0123456789"
 # Secrets Lambda Extension (its AWS-published name), published after every reset.
 EXTENSION_LAYER_NAME = "AWS-Parameters-and-Secrets-Lambda-Extension"
 EXTENSION_LAYER_ARN = f"arn:aws:lambda:{AWS_REGION}:123456789012:layer:{EXTENSION_LAYER_NAME}:1"
-# local_instances' ACM import reports a change on every run (its idempotence, not
-# ours): the only change a second run may show until that role is fixed.
+# The only change a second run may show, each a named moto gap.
 KNOWN_RERUN_CHANGES = {
-    "ragstack.aws.local_instances : Import it into moto's ACM",
     # moto gap (ECS DescribeServices enableExecuteCommand): moto returns null, not false,
     # and community.aws.ecs_service's comparison reads null != false as a change.
     "ragstack.aws.fargate_service : Create or update the service",
