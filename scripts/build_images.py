@@ -117,6 +117,8 @@ NODE = "ragstack-local/node:latest"
 SYSTEMD = "ragstack-local/debian13-systemd:latest"
 COMPOSE = "ragstack-local/compose:latest"
 NGINX = "ragstack-local/nginx:latest"
+REGISTRY = "ragstack-local/registry:latest"
+REGISTRY_DIR = ROOT / "roles" / "local_instances" / "files" / "registry"
 EMBED_DIR = ROOT / "services" / "embedding_service"
 ORCH_DIR = ROOT / "services" / "orchestrator"
 
@@ -128,6 +130,8 @@ IMAGES = [
     Image(NODE, "base", MINBASE, DOCKERFILES / "node.Dockerfile"),
     Image(COMPOSE, "base", MINBASE, DOCKERFILES / "compose.Dockerfile"),
     Image(NGINX, "base", MINBASE, DOCKERFILES / "nginx.Dockerfile"),
+    # The local stand-in for ECR's registry endpoint (roles/local_instances, entry point registry).
+    Image(REGISTRY, "base", MINBASE, REGISTRY_DIR / "Dockerfile", REGISTRY_DIR),
     Image(
         "ragstack/embedding-service:slim",
         "services",
@@ -143,6 +147,16 @@ IMAGES = [
         EMBED_DIR / "Dockerfile",
         EMBED_DIR,
         target="model",
+        slow=True,
+    ),
+    # The model image under the Lambda Runtime Interface Client (a container-image function).
+    Image(
+        "ragstack/embedding-service:lambda",
+        "services",
+        PYTHON_TORCH,
+        EMBED_DIR / "Dockerfile",
+        EMBED_DIR,
+        target="lambda",
         slow=True,
     ),
     Image("ragstack/orchestrator:latest", "services", NODE, ORCH_DIR / "Dockerfile", ORCH_DIR),
@@ -368,7 +382,10 @@ def base_hash(img: Image) -> str:
     parent = inspect(img.parent)
     if parent is None:
         raise BuildError(f"{img.parent} is missing; build it first (--only base)")
-    return sha256(img.dockerfile.read_bytes(), parent["Id"])
+    # A base with a context of its own (files it COPYs) hashes every file in it.
+    context = sorted(p for p in img.context.rglob("*") if p.is_file()) if img.context else []
+    files = [part for p in context for part in (str(p.relative_to(img.context)), p.read_bytes())]
+    return sha256(img.dockerfile.read_bytes(), *files, parent["Id"])
 
 
 def docker_build(img: Image, label: str | None = None) -> None:
@@ -453,7 +470,7 @@ def select(only: str | None, skip_model: bool) -> list[Image]:
         chosen = matches
     if skip_model:
         # The torch base exists only for the model image; keep it when asked for by name.
-        dropped = {"ragstack/embedding-service:model"}
+        dropped = {"ragstack/embedding-service:model", "ragstack/embedding-service:lambda"}
         if only not in (PYTHON_TORCH, "python-torch", PYTHON_TORCH.rsplit(":", 1)[0]):
             dropped.add(PYTHON_TORCH)
         chosen = [i for i in chosen if i.name not in dropped]
@@ -519,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--skip-model",
         action="store_true",
-        help="skip ragstack/embedding-service:model and its torch base (the slow ones)",
+        help="skip ragstack/embedding-service:model and :lambda and their torch base (slow)",
     )
     ap.add_argument("--list", action="store_true", help="list images and their state")
     ap.add_argument(
