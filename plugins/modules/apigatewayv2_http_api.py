@@ -9,6 +9,8 @@ description:
   - Creates, updates or deletes an HTTP API found by O(name) (unique in the region).
   - Each route is a Lambda proxy integration (payload format 2.0).
   - Routes and integrations not in O(routes) are removed.
+  - Each route is public (V(NONE)) or needs a SigV4-signed request from an IAM principal allowed
+    C(execute-api:Invoke) on it (V(AWS_IAM)); a route whose type differs is updated in place.
   - The stage carries default route throttling and access logs to a CloudWatch Logs group.
   - Exists because neither amazon.aws nor community.aws has an HTTP API (apigatewayv2) module.
 version_added: 0.1.0
@@ -46,6 +48,15 @@ options:
         description: Integration timeout (50-30000).
         type: int
         default: 30000
+      authorization_type:
+        description:
+          - V(NONE) serves the routes to anyone.
+          - V(AWS_IAM) answers 403 to a request that is not signed (Signature Version 4, service
+            C(execute-api)) by a principal allowed C(execute-api:Invoke) on
+            C(arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>).
+        type: str
+        choices: [NONE, AWS_IAM]
+        default: NONE
   stage_name:
     description: Stage; V($default) serves the API at its root URL.
     type: str
@@ -94,6 +105,16 @@ EXAMPLES = r"""
     throttling_burst_limit: 50
     throttling_rate_limit: 20
     access_log_destination_arn: arn:aws:logs:us-east-1:123456789012:log-group:/ragstack/dev/api
+
+- name: Public orchestrator, embedding service only for signed callers
+  ragstack.aws.apigatewayv2_http_api:
+    name: ragstack-dev
+    routes:
+      - route_keys: ["ANY /api/{proxy+}"]
+        function_arn: arn:aws:lambda:us-east-1:123456789012:function:ragstack-dev-orchestrator
+      - route_keys: ["POST /search", "POST /documents", "GET /ready"]
+        function_arn: arn:aws:lambda:us-east-1:123456789012:function:ragstack-dev-embedding
+        authorization_type: AWS_IAM
 """
 
 RETURN = r"""
@@ -114,6 +135,13 @@ routes:
   returned: always
   type: list
   elements: str
+route_authorization_types:
+  description:
+    - Authorization type of each route key in place.
+    - The wanted ones when check mode would create the API.
+  returned: always
+  type: dict
+  sample: {"ANY /api/{proxy+}": "NONE", "POST /search": "AWS_IAM"}
 """
 
 try:
@@ -192,12 +220,20 @@ def _sync_integrations(client, module, api_id, region):
     )
 
 
-def _sync_routes(client, module, api_id, integrations):
-    wanted = {
-        key: f"integrations/{integrations[route['function_arn']]}"
+def _wanted_routes(module, integrations):
+    """Route key -> the Target and AuthorizationType it must have."""
+    return {
+        key: {
+            "Target": f"integrations/{integrations[route['function_arn']]}",
+            "AuthorizationType": route["authorization_type"],
+        }
         for route in module.params["routes"]
         for key in route["route_keys"]
     }
+
+
+def _sync_routes(client, module, api_id, integrations):
+    wanted = _wanted_routes(module, integrations)
     changed = False
     existing = {
         route["RouteKey"]: route for route in client.get_routes(ApiId=api_id).get("Items", [])
@@ -207,15 +243,19 @@ def _sync_routes(client, module, api_id, integrations):
             changed = True
             if not module.check_mode:
                 client.delete_route(ApiId=api_id, RouteId=route["RouteId"])
-        elif route.get("Target") != wanted[key]:
+        # A route created without an authorization type is public: NONE.
+        elif (route.get("Target"), route.get("AuthorizationType") or "NONE") != (
+            wanted[key]["Target"],
+            wanted[key]["AuthorizationType"],
+        ):
             changed = True
             if not module.check_mode:
-                client.update_route(ApiId=api_id, RouteId=route["RouteId"], Target=wanted[key])
-    for key, target in wanted.items():
+                client.update_route(ApiId=api_id, RouteId=route["RouteId"], **wanted[key])
+    for key, settings in wanted.items():
         if key not in existing:
             changed = True
             if not module.check_mode:
-                client.create_route(ApiId=api_id, RouteKey=key, Target=target)
+                client.create_route(ApiId=api_id, RouteKey=key, **settings)
     return changed
 
 
@@ -342,6 +382,11 @@ def main():
                     "route_keys": {"type": "list", "elements": "str", "required": True},
                     "function_arn": {"type": "str", "required": True},
                     "timeout_ms": {"type": "int", "default": 30000},
+                    "authorization_type": {
+                        "type": "str",
+                        "choices": ["NONE", "AWS_IAM"],
+                        "default": "NONE",
+                    },
                 },
             },
             "stage_name": {"type": "str", "default": "$default"},
@@ -363,7 +408,14 @@ def main():
         supports_check_mode=True,
     )
     client = module.client("apigatewayv2")
-    result = {"changed": False, "api_id": "", "api_endpoint": "", "execution_arn": "", "routes": []}
+    result = {
+        "changed": False,
+        "api_id": "",
+        "api_endpoint": "",
+        "execution_arn": "",
+        "routes": [],
+        "route_authorization_types": {},
+    }
     try:
         api = _find(client, module.params["name"])
         if module.params["state"] == "absent":
@@ -385,11 +437,18 @@ def main():
                     client.delete_integration(ApiId=api_id, IntegrationId=integration_id)
             stage_changed = _sync_stage(client, module, api_id)
             changed = changed or integrations_changed or routes_changed or stage_changed
-            result["routes"] = sorted(
-                r["RouteKey"] for r in client.get_routes(ApiId=api_id).get("Items", [])
-            )
+            in_place = client.get_routes(ApiId=api_id).get("Items", [])
         else:
-            result["routes"] = sorted(k for r in module.params["routes"] for k in r["route_keys"])
+            # Check mode on an API still to be created: report what would be.
+            placeholder = {r["function_arn"]: "check-mode" for r in module.params["routes"]}
+            in_place = [
+                {"RouteKey": key, **settings}
+                for key, settings in _wanted_routes(module, placeholder).items()
+            ]
+        result["routes"] = sorted(r["RouteKey"] for r in in_place)
+        result["route_authorization_types"] = {
+            r["RouteKey"]: r.get("AuthorizationType") or "NONE" for r in in_place
+        }
     except ValueError as err:
         module.fail_json(msg=str(err))
     except _errors() as err:

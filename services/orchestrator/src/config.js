@@ -17,11 +17,47 @@ function stripTrailingSlash(url) {
   return url.replace(/\/+$/, '');
 }
 
+const EMBEDDING_AUTH_MODES = ['none', 'aws_iam'];
+
+// How calls to the embedding service are authenticated. `aws_iam`: SigV4-signed
+// for API Gateway routes with AWS_IAM authorization (the Lambda path), with the
+// standard credential variables (Lambda sets them for the execution role). They
+// are read again at each call, not kept here.
+function embeddingAuthFromEnv(env) {
+  const mode = env.EMBEDDING_SERVICE_AUTH || 'none';
+  if (!EMBEDDING_AUTH_MODES.includes(mode)) {
+    throw new Error(
+      `EMBEDDING_SERVICE_AUTH must be one of ${EMBEDDING_AUTH_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
+    );
+  }
+  if (mode === 'none') return { mode };
+  const region = env.EMBEDDING_SERVICE_REGION || env.AWS_REGION || '';
+  const missing = [
+    ...(env.AWS_ACCESS_KEY_ID ? [] : ['AWS_ACCESS_KEY_ID']),
+    ...(env.AWS_SECRET_ACCESS_KEY ? [] : ['AWS_SECRET_ACCESS_KEY']),
+    ...(region ? [] : ['EMBEDDING_SERVICE_REGION or AWS_REGION']),
+  ];
+  if (missing.length > 0) {
+    throw new Error(`EMBEDDING_SERVICE_AUTH=aws_iam signs with AWS credentials, but ${missing.join(', ')} is not set`);
+  }
+  return {
+    mode,
+    region,
+    service: 'execute-api',
+    credentials: () => ({
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: env.AWS_SESSION_TOKEN || undefined,
+    }),
+  };
+}
+
 function loadConfig(env = process.env) {
   const upstreamTimeout = intFromEnv(env, 'UPSTREAM_TIMEOUT_MS', undefined);
   return {
     port: intFromEnv(env, 'PORT', 5000),
     embeddingServiceUrl: stripTrailingSlash(env.EMBEDDING_SERVICE_URL || 'http://localhost:8000'),
+    embeddingServiceAuth: embeddingAuthFromEnv(env),
     openaiApiKey: env.OPENAI_API_KEY || '',
     openaiBaseUrl: stripTrailingSlash(env.OPENAI_BASE_URL || 'https://api.openai.com/v1'),
     openaiChatModel: env.OPENAI_CHAT_MODEL || 'gpt-4o-mini',

@@ -13,6 +13,8 @@ function upstreamMessage(body) {
     if (typeof body.error === 'string') return body.error;
     if (typeof body.reason === 'string') return body.reason;
     if (typeof body.detail === 'string') return body.detail;
+    // API Gateway's own answers (403 from AWS_IAM routes, 429, 504): {"message": ...}.
+    if (typeof body.message === 'string') return body.message;
   }
   return undefined;
 }
@@ -20,18 +22,29 @@ function upstreamMessage(body) {
 // fetch with a hard deadline covering connect, headers and body. Resolves to
 // {status, body} for any HTTP answer; rejects with UpstreamTimeoutError or
 // UpstreamError (network failure, non-JSON body) so callers never hang.
-async function requestJson(url, { method = 'GET', body, headers = {}, timeoutMs, name }) {
+// `sign` ({method, url, headers, body}) => {url, headers} signs the exact
+// request sent: the serialized body bytes, the URL with its query string.
+async function requestJson(url, { method = 'GET', body, headers = {}, timeoutMs, name, sign }) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const timedOut = () => new UpstreamTimeoutError(`${name} did not answer within ${timeoutMs} ms`);
   const contentType = body === undefined ? {} : { 'content-type': 'application/json' };
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+  let request = { url, headers: { accept: 'application/json', ...contentType, ...headers } };
   try {
+    if (sign) {
+      try {
+        request = sign({ method, url, headers: request.headers, body: payload });
+      } catch (err) {
+        throw new UpstreamError(`${name} request could not be signed (${err.message})`);
+      }
+    }
     let response;
     try {
-      response = await fetch(url, {
+      response = await fetch(request.url, {
         method,
-        headers: { accept: 'application/json', ...contentType, ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: request.headers,
+        body: payload,
         signal: controller.signal,
       });
     } catch (err) {
