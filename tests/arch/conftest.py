@@ -1,5 +1,6 @@
-"""Fixtures for the sibling-architecture tests: a moto server of their own on a free
-127.0.0.1 port, boto3 clients bound to it, and a runner for the arch playbooks.
+"""Fixtures for the sibling-architecture tests: the shared local AWS (tests/moto_kit.py:
+a moto server of this session's on a free 127.0.0.1 port) and a runner for the arch
+playbooks.
 
 The playbooks run with the local inventory, pointed at this moto (so the run finds
 it answering and does not start one) and at a private cache directory.
@@ -7,29 +8,24 @@ it answering and does not start one) and at a private cache directory.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import botocore.config
+import moto_kit
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-AWS_REGION = "us-east-1"
+AWS_REGION = moto_kit.AWS_REGION
 ENV = "dev"
 PREFIX = f"ragstack-{ENV}"
 # The secret the runs store in SSM (the secrets role creates it from the environment).
@@ -38,26 +34,6 @@ FAKE_OPENAI_KEY = "sk-test-ragstack-arch-0123456789"
 # Secrets Lambda Extension (its AWS-published name), published after every reset.
 EXTENSION_LAYER_NAME = "AWS-Parameters-and-Secrets-Lambda-Extension"
 EXTENSION_LAYER_ARN = f"arn:aws:lambda:{AWS_REGION}:123456789012:layer:{EXTENSION_LAYER_NAME}:1"
-# The only change a second run may show, each a named moto gap.
-KNOWN_RERUN_CHANGES = {
-    # moto gap (ECS DescribeServices enableExecuteCommand): moto returns null, not false,
-    # and community.aws.ecs_service's comparison reads null != false as a change.
-    "ragstack.aws.fargate_service : Create or update the service",
-}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -75,49 +51,6 @@ def _built_inputs() -> None:
         pytest.fail(f"missing local images {missing}: `make images`")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # moto's ECS reports this many running tasks, so a deployment can complete
-            # (steady state) instead of staying IN_PROGRESS forever.
-            env={**os.environ, "MOTO_ECS_SERVICE_RUNNING": "2"},
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(f"{endpoint}/moto-api/"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto_server did not start on {endpoint}: {log_path.read_text()}")
-            time.sleep(0.2)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="session")
-def aws(moto_endpoint: str) -> Callable[[str], object]:
-    """boto3 client factory bound to moto with explicit dummy credentials."""
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=AWS_REGION
-    )
-    config = botocore.config.Config(retries={"max_attempts": 1})
-
-    def make(service: str) -> object:
-        return session.client(service, endpoint_url=moto_endpoint, config=config)
-
-    return make
-
-
 def _layer_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -128,9 +61,7 @@ def _layer_zip() -> bytes:
 @pytest.fixture(scope="session")
 def reset_moto(moto_endpoint: str, aws: Callable[[str], object]) -> Callable[[], None]:
     def reset() -> None:
-        request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-        with contextlib.closing(urllib.request.urlopen(request, timeout=10)) as response:
-            assert response.status == 200
+        moto_kit.reset(moto_endpoint)
         layer = aws("lambda").publish_layer_version(
             LayerName=EXTENSION_LAYER_NAME, Content={"ZipFile": _layer_zip()}
         )
@@ -166,11 +97,6 @@ class Run:
             elif line.startswith("changed:") and task not in changed:
                 changed.append(task)
         return changed
-
-    def unexpected_changes(self) -> list[str]:
-        return [
-            t for t in self.changed_tasks if not any(t.startswith(k) for k in KNOWN_RERUN_CHANGES)
-        ]
 
 
 @pytest.fixture(scope="session")
@@ -214,8 +140,8 @@ def assert_converged(first: Run, second: Run) -> None:
     assert first.rc == 0, first.output[-6000:]
     assert first.recap["failed"] == 0
     assert second.rc == 0, second.output[-6000:]
-    assert second.unexpected_changes() == [], (
-        f"second run changed {second.unexpected_changes()}:\n{second.output[-6000:]}"
+    assert second.changed_tasks == [], (
+        f"second run changed {second.changed_tasks}:\n{second.output[-6000:]}"
     )
 
 
