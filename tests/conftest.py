@@ -1,5 +1,19 @@
-"""Fixtures shared by every suite under tests/ (pyproject puts tests/ on sys.path)."""
+"""What every suite under tests/ shares (pyproject puts tests/ on sys.path): the
+collection's Python importable by its Ansible name, and the local AWS fixtures."""
+
+import sys
+from pathlib import Path
 
 from moto_kit import aws, moto_endpoint
 
 __all__ = ["aws", "moto_endpoint"]
+
+# `make setup` links the checkout as .collections/ansible_collections/ragstack/aws, so the
+# collection's Python is imported by the same name Ansible uses.
+_COLLECTIONS_PATH = Path(__file__).resolve().parents[1] / ".collections"
+if not (_COLLECTIONS_PATH / "ansible_collections" / "ragstack" / "aws").exists():
+    raise RuntimeError(
+        f"{_COLLECTIONS_PATH}/ansible_collections/ragstack/aws missing: run `make setup`"
+    )
+if str(_COLLECTIONS_PATH) not in sys.path:
+    sys.path.insert(0, str(_COLLECTIONS_PATH))

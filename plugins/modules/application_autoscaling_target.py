@@ -63,6 +63,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 
 def main():
@@ -78,7 +79,7 @@ def main():
         required_if=[("state", "present", ["min_capacity", "max_capacity"])],
         supports_check_mode=True,
     )
-    client = module.client("application-autoscaling")
+    client = aws_client(module, "application-autoscaling")
     key = {
         "ServiceNamespace": module.params["service_namespace"],
         "ResourceId": module.params["resource_id"],

@@ -67,6 +67,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 _IN_PROGRESS = "_IN_PROGRESS"
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -102,7 +103,7 @@ def main():
     )
     stack_name = module.params["stack_name"]
     change_set_id = module.params["change_set_id"]
-    client = module.client("cloudformation")
+    client = aws_client(module, "cloudformation")
     try:
         change_set = client.describe_change_set(ChangeSetName=change_set_id, StackName=stack_name)
         reason = change_set.get("StatusReason") or ""

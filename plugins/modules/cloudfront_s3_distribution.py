@@ -112,6 +112,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 _ORIGIN_ID = "ui-bucket"
 
@@ -282,7 +283,7 @@ def main():
     )
     if module.params["aliases"] and not module.params["acm_certificate_arn"]:
         module.fail_json(msg="aliases need acm_certificate_arn (a us-east-1 ACM certificate)")
-    client = module.client("cloudfront")
+    client = aws_client(module, "cloudfront")
     result = {
         "changed": False,
         "distribution_id": "",

@@ -47,6 +47,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 
 def main():
@@ -61,7 +62,7 @@ def main():
         },
         supports_check_mode=True,
     )
-    client = module.client("ecs")
+    client = aws_client(module, "ecs")
     wanted = [{"name": "containerInsights", "value": module.params["container_insights"]}]
     try:
         clusters = client.describe_clusters(

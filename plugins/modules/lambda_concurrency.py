@@ -61,6 +61,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 
 def _reserved(client, module):
@@ -146,7 +147,7 @@ def main():
         },
         supports_check_mode=True,
     )
-    client = module.client("lambda")
+    client = aws_client(module, "lambda")
     try:
         changed = _reserved(client, module)
         changed = _provisioned(client, module) or changed

@@ -56,6 +56,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 
 def main():
@@ -68,7 +69,7 @@ def main():
     )
     path = module.params["path"].rstrip("/") + "/"
     wanted = set(module.params["names"])
-    client = module.client("ssm")
+    client = aws_client(module, "ssm")
     try:
         paginator = client.get_paginator("get_parameters_by_path")
         pages = paginator.paginate(Path=path, Recursive=False, WithDecryption=True)
