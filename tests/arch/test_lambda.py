@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -25,6 +26,16 @@ from conftest import (
 
 FUNCTIONS = {"embedding": f"{PREFIX}-embedding", "orchestrator": f"{PREFIX}-orchestrator"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+EMBEDDING_ROUTES = {
+    "GET /health",
+    "GET /ready",
+    "POST /embed",
+    "POST /documents",
+    "DELETE /documents/{id}",
+    "POST /search",
+}
+# What the orchestrator calls on the embedding service: all its role may invoke.
+ORCHESTRATOR_UPSTREAM_ROUTES = ["POST /search", "POST /documents", "GET /ready"]
 # A second canary secret, so that both functions have a parameter to read.
 FAKE_MONGODB_URI = "mongodb+srv://canary-user:canary-pass-0123@cluster0.example.mongodb.net/"
 PARAMETERS = {
@@ -87,6 +98,8 @@ def test_functions(converged, aws):
     variables = orchestrator["Configuration"]["Environment"]["Variables"]
     api = aws("apigatewayv2").get_apis()["Items"][0]
     assert variables["EMBEDDING_SERVICE_URL"] == api["ApiEndpoint"]
+    # The embedding routes are AWS_IAM: the orchestrator signs its calls with its role.
+    assert variables["EMBEDDING_SERVICE_AUTH"] == "aws_iam"
     assert variables["CORS_ALLOW_ORIGIN"] == "https://ragstack.local"
     # The embedding function (hashing provider) gets no OpenAI key it does not use.
     embedding_variables = embedding["Configuration"]["Environment"]["Variables"]
@@ -130,19 +143,34 @@ def test_secret_stored_as_securestring(converged, aws):
     assert "canary-pass-0123" not in first.output + second.output
 
 
+def _route_arn(api_id: str, route: str) -> str:
+    method, path = route.split(" ", 1)
+    return f"arn:aws:execute-api:{AWS_REGION}:123456789012:{api_id}/$default/{method}{path}"
+
+
 def test_roles_are_least_privilege(converged, aws):
     iam = aws("iam")
-    for name in FUNCTIONS.values():
+    (api,) = aws("apigatewayv2").get_apis()["Items"]
+    for key, name in FUNCTIONS.items():
         assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
         policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
         assert policies == [f"{name}-least-privilege"]
         document = iam.get_role_policy(RoleName=name, PolicyName=policies[0])["PolicyDocument"]
         statements = document["Statement"]
+        invoke = [["execute-api:Invoke"]] if key == "orchestrator" else []
         assert [s["Action"] for s in statements] == [
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             ["ssm:GetParameter"],
             ["kms:Decrypt"],
+            *invoke,
         ]
+        if invoke:
+            # Exactly the three embedding routes it calls on this API: no wildcard, no other API.
+            assert statements[3]["Effect"] == "Allow"
+            assert sorted(statements[3]["Resource"]) == sorted(
+                _route_arn(api["ApiId"], route) for route in ORCHESTRATOR_UPSTREAM_ROUTES
+            )
+            assert "*" not in json.dumps(statements[3])
         assert statements[0]["Resource"].endswith(f":log-group:/aws/lambda/{name}:*")
         # Exactly the parameters named in its environment, nothing under a wildcard.
         variables = aws("lambda").get_function_configuration(FunctionName=name)["Environment"][
@@ -175,14 +203,14 @@ def test_http_api_routes_throttling_access_logs(converged, aws):
     api_id = apis[0]["ApiId"]
     integrations = {i["IntegrationId"]: i for i in client.get_integrations(ApiId=api_id)["Items"]}
     routes = {r["RouteKey"]: r for r in client.get_routes(ApiId=api_id)["Items"]}
-    assert set(routes) == {
-        "ANY /api/{proxy+}",
-        "GET /health",
-        "GET /ready",
-        "POST /embed",
-        "POST /documents",
-        "DELETE /documents/{id}",
-        "POST /search",
+    assert set(routes) == {"ANY /api/{proxy+}", *EMBEDDING_ROUTES}
+    # The UI's /api/* is public; the embedding service answers only signed IAM callers.
+    # (moto stores and returns AuthorizationType but does not enforce it:
+    # test_lambda_iam_auth.py checks the signing end to end.)
+    authorization = {key: route.get("AuthorizationType") for key, route in routes.items()}
+    assert authorization == {
+        "ANY /api/{proxy+}": "NONE",
+        **dict.fromkeys(EMBEDDING_ROUTES, "AWS_IAM"),
     }
     target = routes["ANY /api/{proxy+}"]["Target"].split("/")[1]
     assert integrations[target]["IntegrationUri"].endswith(f":function:{FUNCTIONS['orchestrator']}")
@@ -196,11 +224,27 @@ def test_http_api_routes_throttling_access_logs(converged, aws):
         f":log-group:/aws/apigateway/{PREFIX}"
     )
     assert "$context.requestId" in stage["AccessLogSettings"]["Format"]
-    for name in FUNCTIONS.values():
+    # Each function may be invoked by the API on its own routes only.
+    execution_arn = f"arn:aws:execute-api:{AWS_REGION}:123456789012:{api_id}"
+    expected = {
+        "orchestrator": {f"{execution_arn}/*/*/api/*"},
+        "embedding": {
+            f"{execution_arn}/*/GET/health",
+            f"{execution_arn}/*/GET/ready",
+            f"{execution_arn}/*/POST/embed",
+            f"{execution_arn}/*/POST/documents",
+            f"{execution_arn}/*/DELETE/documents/*",
+            f"{execution_arn}/*/POST/search",
+        },
+    }
+    for key, name in FUNCTIONS.items():
         policy = json.loads(aws("lambda").get_policy(FunctionName=name)["Policy"])
-        (statement,) = policy["Statement"]
-        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
-        assert api_id in json.dumps(statement["Condition"])
+        statements = policy["Statement"]
+        assert {s["Principal"]["Service"] for s in statements} == {"apigateway.amazonaws.com"}
+        assert {s["Action"] for s in statements} == {"lambda:InvokeFunction"}
+        source_arns = {s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in statements}
+        assert source_arns == expected[key], dumps(statements)
+        assert f"{PREFIX}-http-api" not in {s["Sid"] for s in statements}
 
 
 def test_ui_bucket_private_encrypted_versioned(converged, aws):
@@ -402,6 +446,71 @@ def test_orchestrator_zip_answers_http_api_v2_events(converged, tmp_path):
     assert "error" in json.loads(missing["body"])
     assert bad["statusCode"] == 400
     assert json.loads(bad["body"])["error"]["type"] == "validation_error"
+
+
+def _http_api_module(moto_endpoint: str, routes: list[dict], *flags: str) -> dict:
+    """Runs ragstack.aws.apigatewayv2_http_api once (ad hoc) and returns its result."""
+    args = {
+        "name": f"{PREFIX}-authorization-module-test",
+        "routes": routes,
+        "state": "absent" if not routes else "present",
+        "endpoint_url": moto_endpoint,
+        "access_key": "testing",
+        "secret_key": "testing",
+        "region": AWS_REGION,
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible"), "localhost", "-o", "-m",
+         "ragstack.aws.apigatewayv2_http_api", "-a", json.dumps(args), *flags],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+             "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout.split(" => ", 1)[1])
+
+
+def test_http_api_module_updates_authorization_type_idempotently(moto_endpoint, aws):
+    """authorization_type: created, kept, changed in place (not in check mode), kept again."""
+    function_arn = f"arn:aws:lambda:{AWS_REGION}:123456789012:function:{PREFIX}-embedding"
+    client = aws("apigatewayv2")
+
+    def routes(search_auth: str) -> list[dict]:
+        return [
+            {"route_keys": ["GET /health"], "function_arn": function_arn},
+            {"route_keys": ["POST /search"], "function_arn": function_arn,
+             "authorization_type": search_auth},
+        ]  # fmt: skip
+
+    def in_moto(api_id: str) -> dict:
+        items = client.get_routes(ApiId=api_id)["Items"]
+        return {r["RouteKey"]: r["AuthorizationType"] for r in items}
+
+    created = _http_api_module(moto_endpoint, routes("AWS_IAM"))
+    assert created["changed"] is True
+    api_id = created["api_id"]
+    assert in_moto(api_id) == {"GET /health": "NONE", "POST /search": "AWS_IAM"}
+    assert created["route_authorization_types"] == in_moto(api_id)
+    route_ids = {r["RouteKey"]: r["RouteId"] for r in client.get_routes(ApiId=api_id)["Items"]}
+    try:
+        assert _http_api_module(moto_endpoint, routes("AWS_IAM"))["changed"] is False
+        checked = _http_api_module(moto_endpoint, routes("NONE"), "--check")
+        assert checked["changed"] is True
+        assert in_moto(api_id)["POST /search"] == "AWS_IAM", "check mode changed a route"
+        updated = _http_api_module(moto_endpoint, routes("NONE"))
+        assert updated["changed"] is True
+        assert in_moto(api_id) == {"GET /health": "NONE", "POST /search": "NONE"}
+        # Updated in place, not replaced.
+        assert {r["RouteKey"]: r["RouteId"] for r in client.get_routes(ApiId=api_id)["Items"]} == (
+            route_ids
+        )
+        assert _http_api_module(moto_endpoint, routes("NONE"))["changed"] is False
+    finally:
+        assert _http_api_module(moto_endpoint, [])["changed"] is True
+    assert api_id not in {a["ApiId"] for a in client.get_apis()["Items"]}
 
 
 # Last in this module: it removes what the tests above inspect.
