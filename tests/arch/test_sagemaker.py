@@ -44,7 +44,7 @@ def test_model_artifact_is_content_addressed_in_a_private_bucket(converged, aws)
     local = REPO_ROOT / ".cache/sagemaker" / key.split("/")[-1]
     with tarfile.open(local) as tar:
         names = set(tar.getnames())
-        assert {"config.json", "model.safetensors", "tokenizer.json"} <= names
+        assert {"config.json", "model.safetensors", "tokenizer.json", "code/inference.py"} <= names
         assert {m.mtime for m in tar.getmembers()} == {0}
     block = s3.get_public_access_block(Bucket=ARTIFACT_BUCKET)["PublicAccessBlockConfiguration"]
     assert all(block.values())

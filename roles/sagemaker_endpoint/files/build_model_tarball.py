@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Pack a model directory into a reproducible model.tar.gz for SageMaker; print JSON.
 
-    build_model_tarball.py --model-dir DIR --out-dir .cache/sagemaker --name all-MiniLM-L6-v2
+    build_model_tarball.py --model-dir DIR --out-dir .cache/sagemaker --name all-MiniLM-L6-v2 \
+        [--code inference.py]
+
+--code files go under code/ in the archive, where SageMaker's inference toolkits look
+for the handler (model_fn, predict_fn) that replaces their default.
 
 Same files, same bytes: sorted entries, zeroed owners and times, a gzip header
 without a timestamp. The name carries a hash of the content, so the S3 key is
@@ -22,11 +26,16 @@ from pathlib import Path
 _SKIP = {".gitattributes", "README.md"}
 
 
-def _files(root: Path) -> list[Path]:
+def _files(root: Path, code: list[Path]) -> list[tuple[Path, str]]:
+    """(file, name in the archive), in archive order."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__")))
-        found.extend(Path(dirpath, n) for n in sorted(filenames) if n not in _SKIP)
+        found.extend(
+            (path, str(path.relative_to(root)))
+            for path in (Path(dirpath, n) for n in sorted(filenames) if n not in _SKIP)
+        )
+    found.extend((path, f"code/{path.name}") for path in sorted(code))
     return found
 
 
@@ -35,13 +44,14 @@ def main() -> int:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
+    parser.add_argument("--code", type=Path, action="append", default=[])
     args = parser.parse_args()
-    files = _files(args.model_dir)
-    if not any(f.name == "config.json" for f in files):
+    files = _files(args.model_dir, args.code)
+    if not any(name == "config.json" for _, name in files):
         parser.error(f"{args.model_dir} has no config.json: not a transformers model directory")
     sha = hashlib.sha256()
-    for path in files:
-        sha.update(str(path.relative_to(args.model_dir)).encode() + b"\0")
+    for path, name in files:
+        sha.update(name.encode() + b"\0")
         with path.open("rb") as handle:
             for block in iter(lambda h=handle: h.read(1 << 20), b""):
                 sha.update(block)
@@ -53,10 +63,8 @@ def main() -> int:
         with tmp.open("wb") as raw:
             with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as zipped:
                 with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                    for path in files:
-                        info = tar.gettarinfo(
-                            str(path), arcname=str(path.relative_to(args.model_dir))
-                        )
+                    for path, name in files:
+                        info = tar.gettarinfo(str(path), arcname=name)
                         info.uid = info.gid = 0
                         info.uname = info.gname = ""
                         info.mtime = 0
