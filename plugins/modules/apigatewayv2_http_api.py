@@ -150,6 +150,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
 
 _AWS_ERRORS = ("BotoCoreError", "ClientError")
 
@@ -407,7 +408,7 @@ def main():
         },
         supports_check_mode=True,
     )
-    client = module.client("apigatewayv2")
+    client = aws_client(module, "apigatewayv2")
     result = {
         "changed": False,
         "api_id": "",
@@ -453,7 +454,7 @@ def main():
         module.fail_json(msg=str(err))
     except _errors() as err:
         module.fail_json_aws(err, msg=f"Managing HTTP API {module.params['name']} failed")
-    account = module.client("sts").get_caller_identity()["Account"] if api_id else ""
+    account = aws_client(module, "sts").get_caller_identity()["Account"] if api_id else ""
     result.update(
         changed=changed,
         api_id=api_id,
