@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import moto_kit
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,17 +121,8 @@ def deployment() -> Iterator[Deployment]:
 
 @pytest.fixture(scope="session")
 def aws(deployment: Deployment):
-    """boto3 clients on the run's moto server (never real AWS)."""
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-
-    def client(service: str):
-        return session.client(service, endpoint_url=MOTO_ENDPOINT)
-
-    return client
+    """boto3 clients on the moto server the run started (never real AWS)."""
+    return moto_kit.client_factory(MOTO_ENDPOINT)
 
 
 def moto_requests() -> int:

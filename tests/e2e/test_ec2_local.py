@@ -197,6 +197,26 @@ def test_check_mode_on_the_converged_deployment_changes_nothing(deployment: Depl
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
 
 
+def test_a_release_prunes_ui_files_the_build_dropped(deployment: Deployment) -> None:
+    host = deployment.instance_ids[0]
+    stale = "/opt/ragstack/ui/assets/index-0000stale.js"
+    subprocess.run(["docker", "exec", host, "sh", "-c", f"echo old > {stale}"], check=True)
+    run = playbook("site.yml", "-e", "arch=ec2", "--tags", "app_configure")
+    assert run.returncode == 0, run.output[-4000:]
+    assert "TASK [ragstack.aws.app : Remove UI files the build no longer has]" in run.output
+
+    def exists(path: str) -> bool:
+        return subprocess.run(["docker", "exec", host, "test", "-e", path]).returncode == 0
+
+    assert not exists(stale)
+    assert exists("/opt/ragstack/ui/index.html")
+    assert exists("/opt/ragstack/ui/config.json")
+    # The stale file is the only change on the hosts.
+    assert {h: r["changed"] for h, r in run.recap().items() if h.startswith("i-")} == {
+        h: int(h == host) for h in deployment.instance_ids
+    }, run.recap()
+
+
 def test_check_mode_shows_a_stack_change(deployment: Deployment, aws) -> None:
     check = playbook(
         "site.yml", "-e", "arch=ec2", "-e", "ragstack_version=9.9.9", "--check", "--tags", "never"
