@@ -187,6 +187,8 @@ def arch_leftovers(aws: Callable[[str], object], arch: str) -> dict[str, object]
             if PREFIX in g["logGroupName"]
         ],
     }
+    if arch in {"fargate", "lambda"}:
+        found["repositories"] = aws("ecr").describe_repositories()["repositories"]
     if arch in {"lambda", "sagemaker"}:
         found["functions"] = aws("lambda").list_functions()["Functions"]
         found["apis"] = aws("apigatewayv2").get_apis()["Items"]
@@ -210,7 +212,6 @@ def arch_leftovers(aws: Callable[[str], object], arch: str) -> dict[str, object]
             if c["status"] == "ACTIVE"
         ]
         found["task_definitions"] = ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
-        found["repositories"] = aws("ecr").describe_repositories()["repositories"]
         elb = aws("elbv2")
         found["load_balancers"] = elb.describe_load_balancers()["LoadBalancers"]
         found["target_groups"] = elb.describe_target_groups()["TargetGroups"]
