@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ from conftest import (
     dumps,
     moto_is_empty,
 )
+from http_api_events import http_api_event
 
 FUNCTIONS = {"embedding": f"{PREFIX}-embedding", "orchestrator": f"{PREFIX}-orchestrator"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -332,30 +332,10 @@ def test_provisioned_concurrency_is_a_moto_gap(converged, aws):
         )
 
 
-def _http_api_event(method: str, path: str, body: dict | None = None) -> dict:
-    raw = json.dumps(body) if body is not None else ""
-    domain = "abc.execute-api.us-east-1.amazonaws.com"
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": domain},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc",
-            "domainName": domain,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": "pytest"},
-            "requestId": "r1",
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "time": "26/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1795000000000,
-        },
-        "body": base64.b64encode(raw.encode()).decode() if raw else None,
-        "isBase64Encoded": bool(raw),
-    }  # fmt: skip
+def _event(method: str, path: str, body: object = None) -> dict:
+    """The event API Gateway sends for the route `method path` (JSON body base64-encoded)."""
+    raw = json.dumps(body).encode() if body is not None else None
+    return http_api_event(method, path, raw, route_key=f"{method} {path}")
 
 
 EMBEDDING_HANDLER_SCRIPT = """
@@ -374,9 +354,9 @@ print(json.dumps([lambda_handler.handler(event, Context()) for event in events])
 
 def test_embedding_handler_answers_http_api_v2_events(tmp_path):
     events = [
-        _http_api_event("GET", "/health"),
-        _http_api_event("POST", "/embed", {"texts": ["hello lambda"]}),
-        _http_api_event("POST", "/embed", {"texts": []}),
+        _event("GET", "/health"),
+        _event("POST", "/embed", {"texts": ["hello lambda"]}),
+        _event("POST", "/embed", {"texts": []}),
     ]
     # A fresh interpreter: the handler module reads its environment at import.
     proc = subprocess.run(
@@ -425,9 +405,9 @@ def test_orchestrator_zip_answers_http_api_v2_events(converged, tmp_path):
         archive.extractall(tmp_path)
     assert (tmp_path / "node_modules/serverless-http").is_dir()
     events = [
-        _http_api_event("GET", "/api/health"),
-        _http_api_event("GET", "/api/nope"),
-        _http_api_event("POST", "/api/query", {"question": ""}),
+        _event("GET", "/api/health"),
+        _event("GET", "/api/nope"),
+        _event("POST", "/api/query", {"question": ""}),
     ]
     proc = subprocess.run(
         ["node", "-e", ORCHESTRATOR_HANDLER_SCRIPT, str(tmp_path)],

@@ -29,17 +29,14 @@ import hmac
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import pytest
 import yaml
@@ -48,9 +45,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The emulator process runs this file as a script: give it what pytest's pythonpath gives.
+if str(REPO_ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+from http_api_events import http_api_event  # noqa: E402
+from moto_kit import free_port  # noqa: E402
+
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
-API_ID = "iamemul8r"
 ACCESS_KEY = "ASIAFAKEORCHESTRATOR"
 # Fake credentials: only the emulator knows them.
 SECRET_KEY = "fake-orchestrator-secret-key"
@@ -141,57 +142,6 @@ def verify_sigv4(method, raw_path, raw_query, headers, body, credentials, region
     return None
 
 
-def payload_v2_event(method, template, raw_path, raw_query, headers, body, params, caller):
-    """The API Gateway HTTP API payload format 2.0 event for one request."""
-    now = datetime.datetime.now(datetime.UTC)
-    query: dict[str, str] = {}
-    for name, value in parse_qsl(raw_query, keep_blank_values=True):
-        query[name] = f"{query[name]},{value}" if name in query else value
-    event = {
-        "version": "2.0",
-        "routeKey": f"{method} {template}",
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": API_ID,
-            "domainName": headers.get("host", ""),
-            "domainPrefix": headers.get("host", "").split(".")[0],
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {template}",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "isBase64Encoded": bool(body),
-    }
-    if query:
-        event["queryStringParameters"] = query
-    if params:
-        event["pathParameters"] = params
-    if body:
-        event["body"] = base64.b64encode(body).decode()
-    if caller:
-        event["requestContext"]["authorizer"] = {
-            "iam": {
-                "accessKey": caller,
-                "accountId": ACCOUNT,
-                "callerId": f"AROAFAKE:{caller}",
-                "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ragstack-dev-orchestrator/x",
-                "userId": f"AROAFAKE:{caller}",
-            }
-        }
-    return event
-
-
 class _LambdaContext:
     function_name = "ragstack-dev-embedding"
     aws_request_id = "emulated"
@@ -247,8 +197,15 @@ def serve() -> None:
                     status, payload, out_headers = 403, FORBIDDEN, {}
                 else:
                     caller = ACCESS_KEY if authorization == "AWS_IAM" else None
-                    event = payload_v2_event(
-                        self.command, template, raw_path, raw_query, headers, body, params, caller
+                    event = http_api_event(
+                        self.command,
+                        raw_path,
+                        body,
+                        route_key=f"{self.command} {template}",
+                        raw_query=raw_query,
+                        headers=headers,
+                        path_parameters=params,
+                        iam_caller=caller,
                     )
                     result = lambda_handler.handler(event, _LambdaContext())
                     status = result["statusCode"]
@@ -278,12 +235,6 @@ def serve() -> None:
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -329,7 +280,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 def _start_orchestrator(emulator_url: str, secret_key: str, log: Path) -> tuple:
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 from dockerkit import HARDENING, MODEL, ROOT, Docker, docker
+from http_api_events import http_api_event
 
 pytestmark = pytest.mark.docker
 
@@ -31,41 +32,6 @@ DOCUMENTS = [
         "metadata": {"topic": "cooking"},
     },
 ]
-
-
-def http_api_event(method: str, path: str, body: dict | None = None) -> dict:
-    """An API Gateway HTTP API event, payload format 2.0."""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
-            "host": "abc123.execute-api.us-east-1.amazonaws.com",
-            "content-type": "application/json",
-            "user-agent": "ragstack-test",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.0.2.1",
-                "userAgent": "ragstack-test",
-            },
-            "requestId": f"{method}-{path}",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "26/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1795600000000,
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
 
 
 # /embed first: it waits for the model the init phase started loading; /ready after it
