@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import PREFIX
+from conftest import PREFIX, check_teardown
 
 IMAGE = "ragstack/embedding-service:lambda"
 REPOSITORY = "ragstack/embedding-service-lambda"
@@ -168,3 +168,11 @@ def test_function_is_the_pushed_image(converged, aws):
     # The orchestrator stays a zip.
     orchestrator = aws("lambda").get_function(FunctionName=f"{PREFIX}-orchestrator")
     assert orchestrator["Configuration"]["PackageType"] == "Zip"
+
+
+# Last in this module: it removes what the tests above inspect.
+def test_teardown_removes_the_image_repository(converged, run_playbook, aws):
+    check_teardown(run_playbook, aws, "lambda")
+    assert REPOSITORY not in {
+        r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]
+    }
