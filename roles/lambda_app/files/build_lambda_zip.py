@@ -7,7 +7,8 @@
 The zip's name carries a hash of every input (sources, requirements, platform,
 runtime), so an unchanged service is not rebuilt, and entries have fixed
 timestamps and modes, so an unchanged zip has the same CodeSha256 and Lambda
-reports no change. Only local work happens here: no AWS call.
+reports no change. Only local work happens here: no AWS call. The last KEEP zips of
+a name stay (a revert rebuilds nothing); older ones are removed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", "tests", "test", ".pytest_cache", "node_modules"}
+KEEP = 3
 
 
 def _files(root: Path) -> list[Path]:
@@ -127,6 +129,20 @@ def _node(args: argparse.Namespace, staging: Path) -> None:
         (staging / lock).unlink(missing_ok=True)
 
 
+def _prune(target: Path) -> list[str]:
+    """Remove all but the KEEP most recently used zips named like target; return their names."""
+    name = target.name.rsplit("-", 1)[0]
+    builds = sorted(
+        target.parent.glob(f"{name}-" + "?" * 16 + ".zip"),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    stale = [p for p in builds[KEEP:] if p != target]
+    for path in stale:
+        path.unlink()
+    return [p.name for p in stale]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=["python", "node"])
@@ -163,6 +179,8 @@ def main() -> int:
             unzipped = _write_zip(staging, target)
     else:
         unzipped = _unzipped_size(target)
+        target.touch()  # used now: the most recent one for _prune
+    pruned = _prune(target)
     print(
         json.dumps(
             {
@@ -170,6 +188,7 @@ def main() -> int:
                 "zipped_bytes": target.stat().st_size,
                 "unzipped_bytes": unzipped,
                 "changed": changed,
+                "pruned": pruned,
             }
         )
     )
