@@ -5,13 +5,8 @@ entry logrotate rejects (size unit "Q"); the template task must fail validation
 and leave no file behind.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from ansible_json import case_messages
 
-ROOT = Path(__file__).resolve().parents[3]
 BROKEN_RULE = "/etc/logrotate.d/ragstack-broken"
 
 PLAY = """
@@ -54,37 +49,13 @@ PLAY = """
 
 
 def test_broken_rule_fails_validation_and_is_not_installed(request, tmp_path):
-    playbook = tmp_path / "broken.yml"
-    playbook.write_text(PLAY)
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\n")
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(config)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / ".collections")
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-    env["ANSIBLE_PIPELINING"] = "true"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            request.config.getoption("ansible_inventory"),
-            # Packages are in place: the configure tag alone skips apt.
-            "--tags",
-            "logrotate_configure",
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
+    cases = case_messages(
+        PLAY,
+        tmp_path,
+        request.config.getoption("ansible_inventory"),
+        "logrotate_configure",
+        "molecule-logrotate",
     )
-    assert result.stdout.startswith("{"), result.stdout + result.stderr
-    messages = [
-        str(task["hosts"].get("molecule-logrotate", {}).get("msg", ""))
-        for task in json.loads(result.stdout)["plays"][0]["tasks"]
-    ]
-    cases = [m for m in messages if m.startswith("CASE ")]
     assert cases[0].startswith("CASE REFUSED by Write the application log rules:"), cases
     assert "failed to validate" in cases[0], cases
     assert cases[1] == "CASE FILE EXISTS False", cases

@@ -4,13 +4,10 @@ Runs the role in check mode against the controller itself (connection local):
 argument specs and preflight asserts fail before any install task.
 """
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from ansible_json import messages as task_messages
+from ansible_json import run_playbook_json
 
 CASES = {
     "bogus_mode": ({"nginx_tls_mode": "bogus"}, "nginx_tls_mode"),
@@ -52,39 +49,19 @@ CASE = """
 
 def test_role_entry_refuses_bad_input(tmp_path):
     cases = "".join(CASE.format(name=name, vars=v) for name, (v, _) in CASES.items())
-    playbook = tmp_path / "entry.yml"
-    playbook.write_text(PLAY.format(cases=cases))
-    env = dict(os.environ)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / ".collections")
-    # Not the repo's ansible.cfg: its profile_tasks callback would interleave with the JSON.
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\n")
-    env["ANSIBLE_CONFIG"] = str(config)
-    # One JSON document: every task's result, messages unwrapped.
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "--check",
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
+    _, report = run_playbook_json(
+        PLAY.format(cases=cases),
+        tmp_path,
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "--check",
     )
-    assert result.stdout.startswith("{"), result.stdout + result.stderr
-    report = json.loads(result.stdout)
     messages = {}
-    for task in report["plays"][0]["tasks"]:
-        msg = str(task["hosts"].get("localhost", {}).get("msg", ""))
+    for msg in task_messages(report, "localhost"):
         if msg.startswith("CASE "):
             name, _, rest = msg[5:].partition(" ")
             messages[name] = rest

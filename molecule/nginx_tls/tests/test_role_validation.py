@@ -5,15 +5,9 @@ rejects; the template task must fail validation, the live nginx.conf must stay
 as it was and NGINX must keep serving.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import testinfra
+from ansible_json import case_messages
 
-ROOT = Path(__file__).resolve().parents[3]
 INSTANCE = "molecule-nginx-tls"
 
 PLAY = """
@@ -48,37 +42,8 @@ def test_broken_config_fails_validation_and_is_not_installed(request, tmp_path):
         f"ansible://{INSTANCE}", ansible_inventory=request.config.getoption("ansible_inventory")
     )
     before = host.file("/etc/nginx/nginx.conf").sha256sum
-    playbook = tmp_path / "broken.yml"
-    playbook.write_text(PLAY)
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\n")
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(config)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / ".collections")
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-    env["ANSIBLE_PIPELINING"] = "true"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            request.config.getoption("ansible_inventory"),
-            # Packages are in place: the configure tag alone skips apt.
-            "--tags",
-            "nginx_tls_configure",
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert result.stdout.startswith("{"), result.stdout + result.stderr
-    messages = [
-        str(task["hosts"].get(INSTANCE, {}).get("msg", ""))
-        for task in json.loads(result.stdout)["plays"][0]["tasks"]
-    ]
-    cases = [m for m in messages if m.startswith("CASE ")]
+    inventory = request.config.getoption("ansible_inventory")
+    cases = case_messages(PLAY, tmp_path, inventory, "nginx_tls_configure", INSTANCE)
     assert cases[0].startswith("CASE REFUSED by Render nginx.conf"), cases
     assert "failed to validate" in cases[0], cases
     assert host.file("/etc/nginx/nginx.conf").sha256sum == before

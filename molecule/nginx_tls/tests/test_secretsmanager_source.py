@@ -7,19 +7,16 @@ Secrets Manager, so the other lookup path is exercised too.
 
 import datetime
 import json
-import os
-import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import boto3
+from ansible_json import messages, run_playbook_json
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-ROOT = Path(__file__).resolve().parents[3]
 MOTO = "http://127.0.0.1:45123"  # started by prepare.yml
 
 PLAY = """
@@ -90,36 +87,18 @@ def test_certificate_and_key_from_a_secretsmanager_secret(tmp_path):
         "nginx_tls_private_key_path": str(key_file),
         "ansible_python_interpreter": sys.executable,
     }
-    playbook = tmp_path / "secret.yml"
-    playbook.write_text(PLAY)
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\n")
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(config)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / ".collections")
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "--check",
-            "-e",
-            json.dumps(role_vars),
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
+    result, report = run_playbook_json(
+        PLAY,
+        tmp_path,
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "--check",
+        "-e",
+        json.dumps(role_vars),
     )
-    assert result.stdout.startswith("{"), result.stdout + result.stderr
-    report = json.loads(result.stdout)
     assert result.returncode == 0, json.dumps(report["stats"])
-    messages = [str(t["hosts"]["localhost"].get("msg", "")) for t in report["plays"][0]["tasks"]]
-    assert "CN secret.test" in messages, messages
+    assert "CN secret.test" in messages(report, "localhost"), messages(report, "localhost")
     assert report["stats"]["localhost"]["changed"] == 0, report["stats"]
     assert key_pem not in result.stdout, "the private key leaked into the output"
