@@ -493,6 +493,43 @@ def test_http_api_module_updates_authorization_type_idempotently(moto_endpoint, 
     assert api_id not in {a["ApiId"] for a in client.get_apis()["Items"]}
 
 
+def test_upgrade_closes_open_routes_only_after_the_orchestrator_signs(converged, run_playbook, aws):
+    """A deployment from before the embedding routes required IAM: open routes and an
+    orchestrator that does not sign. The run keeps the routes open until the signing
+    orchestrator is deployed and closes them after, so /api/* never meets a 403."""
+    apis = aws("apigatewayv2")
+    (api,) = [a for a in apis.get_apis()["Items"] if a["Name"] == PREFIX]
+    for route in apis.get_routes(ApiId=api["ApiId"])["Items"]:
+        if route["RouteKey"] in EMBEDDING_ROUTES:
+            apis.update_route(
+                ApiId=api["ApiId"], RouteId=route["RouteId"], AuthorizationType="NONE"
+            )
+    functions = aws("lambda")
+    configuration = functions.get_function_configuration(FunctionName=FUNCTIONS["orchestrator"])
+    variables = configuration["Environment"]["Variables"]
+    del variables["EMBEDDING_SERVICE_AUTH"]
+    functions.update_function_configuration(
+        FunctionName=FUNCTIONS["orchestrator"], Environment={"Variables": variables}
+    )
+
+    run = run_playbook("arch_lambda.yml", env={"MONGODB_URI": FAKE_MONGODB_URI})
+    assert run.rc == 0, run.output[-6000:]
+    api_task = (
+        "ragstack.aws.lambda_app : Create the HTTP API, its routes, throttling and access logs"
+    )
+    assert run.changed_tasks == [
+        "ragstack.aws.lambda_app : Deploy the orchestrator function",
+        f"{api_task}: require signed calls",
+    ], run.output[-6000:]
+    routes = apis.get_routes(ApiId=api["ApiId"])["Items"]
+    assert {r["RouteKey"]: r["AuthorizationType"] for r in routes} == {
+        "ANY /api/{proxy+}": "NONE",
+        **dict.fromkeys(EMBEDDING_ROUTES, "AWS_IAM"),
+    }
+    configuration = functions.get_function_configuration(FunctionName=FUNCTIONS["orchestrator"])
+    assert configuration["Environment"]["Variables"]["EMBEDDING_SERVICE_AUTH"] == "aws_iam"
+
+
 # Last in this module: it removes what the tests above inspect.
 def test_teardown_removes_the_arch_and_keeps_secrets(converged, run_playbook, aws):
     # The zip path creates no ECR repository (test_lambda_image.py tears that one down).

@@ -80,14 +80,18 @@ DOCUMENT = {
 def role_routes() -> list[tuple[str, str, str]]:
     """(method, path template, authorization type) of the embedding routes, from the role."""
     role = REPO_ROOT / "roles/lambda_app"
-    keys = yaml.safe_load((role / "vars/main.yml").read_text())["_lambda_app_embedding_routes"]
+    role_vars = yaml.safe_load((role / "vars/main.yml").read_text())
     (api_task,) = yaml.safe_load((role / "tasks/api.yml").read_text())
     (group,) = [
         g
         for g in api_task["vars"]["_lambda_app_routes"]
         if "_lambda_app_embedding_routes" in str(g["route_keys"])
     ]
-    return [(*key.split(" ", 1), group.get("authorization_type", "NONE")) for key in keys]
+    # The converged value: main.yml passes the steady state once the orchestrator signs.
+    assert group["authorization_type"] == "{{ _lambda_app_embedding_authorization }}"
+    authorization = role_vars["_lambda_app_embedding_routes_authorization"]
+    keys = role_vars["_lambda_app_embedding_routes"]
+    return [(*key.split(" ", 1), authorization) for key in keys]
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
