@@ -68,6 +68,16 @@ def test_bad_zip_size_is_refused_before_any_aws_call(reset_moto, run_playbook, a
     assert not any(leftovers.values()), dumps(leftovers)
 
 
+def test_provisioned_concurrency_is_refused_before_any_aws_call(reset_moto, run_playbook, aws):
+    reset_moto()
+    run = run_playbook("arch_lambda.yml", "-e", "lambda_app_orchestrator_provisioned_concurrency=2")
+    assert run.rc != 0
+    assert "Provisioned concurrency is not supported yet" in run.text
+    assert "Nothing was sent to AWS." in run.text
+    leftovers = moto_is_empty(aws)
+    assert not any(leftovers.values()), dumps(leftovers)
+
+
 def test_converges_and_rerun_changes_nothing(converged):
     assert_converged(*converged)
 
