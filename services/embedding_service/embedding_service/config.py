@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     embedding_model_path: str | None = None
     embedding_device: str | None = None
 
-    openai_api_key: str | None = None
+    # Secrets: kept out of repr(), so a logged or printed Settings never shows them.
+    openai_api_key: str | None = Field(default=None, repr=False)
     openai_base_url: str = "https://api.openai.com/v1"
     openai_embedding_model: str = "text-embedding-3-small"
     openai_embedding_dimensions: int | None = Field(default=None, ge=1)
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
 
     vector_store: str | None = None
     data_dir: Path = Path("data")
-    mongodb_uri: str | None = None
+    mongodb_uri: str | None = Field(default=None, repr=False)
     mongodb_database: str = "ragstack"
     mongodb_collection: str = "chunks"
     atlas_index_name: str = "vector_index"
@@ -79,7 +80,10 @@ class Settings(BaseSettings):
                 f"unknown VECTOR_STORE {self.vector_store!r}; expected one of: {', '.join(STORES)}"
             )
         if self.store_name == "atlas" and not self.mongodb_uri:
-            raise ConfigError("VECTOR_STORE=atlas needs MONGODB_URI")
+            raise ConfigError(
+                "VECTOR_STORE=atlas needs MONGODB_URI "
+                "(or MONGODB_URI_FILE, MONGODB_URI_SSM_PARAMETER)"
+            )
         if self.chunk_overlap >= self.chunk_size:
             raise ConfigError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
         return self
@@ -103,16 +107,21 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with pydantic's errors turned into one clear ConfigError.
 
-    Secrets named by `<VAR>_SSM_PARAMETER` are fetched first (once: they land in the
-    environment), so a deployment never needs a secret value in its configuration.
+    Secrets come from `<VAR>`, `<VAR>_FILE` (read now, at every load, so a restart picks up a
+    rotated file; both set is an error) or `<VAR>_SSM_PARAMETER` (fetched once: it lands in
+    the environment, and only when neither `<VAR>` nor `<VAR>_FILE` is set), so a deployment
+    never needs a secret value in its configuration. Keyword overrides win over all three.
     """
     from pydantic import ValidationError
 
+    from .secret_files import read_secret_files
     from .ssm_secrets import resolve_ssm_secrets
 
+    # Files first: an ambiguous or broken secret stops start-up before any network call.
+    from_files = {var.lower(): value for var, value in read_secret_files().items()}
     resolve_ssm_secrets()
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**{**from_files, **overrides})  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: "

@@ -5,7 +5,8 @@ is readable by anyone with lambda:GetFunctionConfiguration) sets
 `<VAR>_SSM_PARAMETER=/ragstack/<env>/<name>` instead of `<VAR>`. The SecureString is
 fetched with decryption at cold start and placed in `os.environ[<VAR>]`, so the
 settings read it like any other variable and the execution environment keeps it
-for its lifetime. An explicit `<VAR>` always wins (local runs, tests).
+for its lifetime. An explicit `<VAR>` always wins (local runs, tests), and so does a
+`<VAR>_FILE` for the secrets that take one (secret_files.py): the parameter is then not read.
 
 Values are never logged; errors name the parameter, never its value.
 """
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from .config import ConfigError
+from .secret_files import SECRET_VARIABLES, is_set
+from .secret_files import SUFFIX as FILE_SUFFIX
 
 SUFFIX = "_SSM_PARAMETER"
 
@@ -58,6 +61,9 @@ def resolve_ssm_secrets(
     resolved = []
     for var, name in sorted(wanted.items()):
         if environ.get(var):
+            continue
+        if var in SECRET_VARIABLES and is_set(environ, f"{var}{FILE_SUFFIX}"):
+            log.info("%s comes from %s%s: SSM parameter %s not read", var, var, FILE_SUFFIX, name)
             continue
         if client is None:
             client = _client()

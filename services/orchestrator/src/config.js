@@ -1,7 +1,10 @@
 'use strict';
 
 // Every knob comes from the environment so the same image runs under Docker,
-// systemd, Fargate and Lambda without a config file.
+// systemd, Fargate and Lambda without a config file. Secrets may instead come as
+// files named by `<VAR>_FILE` (docker compose `secrets:`), read here: see secret_files.js.
+
+const { secretFromEnv } = require('./secret_files');
 
 function intFromEnv(env, name, fallback) {
   const raw = env[name];
@@ -54,11 +57,12 @@ function embeddingAuthFromEnv(env) {
 
 function loadConfig(env = process.env) {
   const upstreamTimeout = intFromEnv(env, 'UPSTREAM_TIMEOUT_MS', undefined);
+  const openaiApiKey = secretFromEnv(env, 'OPENAI_API_KEY');
   return {
     port: intFromEnv(env, 'PORT', 5000),
     embeddingServiceUrl: stripTrailingSlash(env.EMBEDDING_SERVICE_URL || 'http://localhost:8000'),
     embeddingServiceAuth: embeddingAuthFromEnv(env),
-    openaiApiKey: env.OPENAI_API_KEY || '',
+    openaiApiKey: openaiApiKey.value,
     openaiBaseUrl: stripTrailingSlash(env.OPENAI_BASE_URL || 'https://api.openai.com/v1'),
     openaiChatModel: env.OPENAI_CHAT_MODEL || 'gpt-4o-mini',
     defaultK: intFromEnv(env, 'DEFAULT_K', 5),
@@ -70,6 +74,8 @@ function loadConfig(env = process.env) {
     readyTimeoutMs: intFromEnv(env, 'READY_TIMEOUT_MS', 5000),
     corsAllowOrigin: env.CORS_ALLOW_ORIGIN || '',
     logRequests: env.LOG_REQUESTS !== 'false',
+    // Where each secret came from (a variable name or `<VAR>_FILE=<path>`), never its value.
+    secretSources: { OPENAI_API_KEY: openaiApiKey.source },
   };
 }
 

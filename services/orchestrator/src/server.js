@@ -4,7 +4,14 @@ const { createApp } = require('./app');
 const { loadConfig } = require('./config');
 const { createLogger } = require('./logger');
 
-const config = loadConfig();
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  // A setting that cannot work: one line naming it (messages never hold a secret), no stack.
+  process.stderr.write(`orchestrator: configuration error: ${err.message}\n`);
+  process.exit(2);
+}
 const logger = createLogger();
 const app = createApp(config, { logger });
 
@@ -13,6 +20,7 @@ const server = app.listen(config.port, () => {
     port: config.port,
     embedding_service_url: config.embeddingServiceUrl,
     mode: config.openaiApiKey ? 'openai' : 'extractive',
+    secrets: config.secretSources,
   });
 });
 

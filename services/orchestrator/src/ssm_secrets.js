@@ -3,8 +3,11 @@
 // Secrets named by `<VAR>_SSM_PARAMETER` (e.g. OPENAI_API_KEY_SSM_PARAMETER=/ragstack/dev/openai_api_key)
 // are read through the AWS Parameters and Secrets Lambda Extension's local HTTP endpoint, so
 // the zip carries no AWS SDK and the function's configuration carries no secret value.
-// They land in the environment once, before the app reads its config; an explicit `<VAR>` wins.
+// They land in the environment once, before the app reads its config; an explicit `<VAR>` wins,
+// and so does a `<VAR>_FILE` for the secrets that take one (secret_files.js): no read then.
 // Values are never logged; errors name the parameter, never a value.
+
+const { SECRET_VARIABLES, SUFFIX: FILE_SUFFIX, isSet } = require('./secret_files');
 
 const SUFFIX = '_SSM_PARAMETER';
 const TIMEOUT_MS = 5000;
@@ -47,7 +50,8 @@ async function resolveSsmSecrets(env = process.env) {
   const wanted = Object.entries(env)
     .filter(([key, name]) => key.endsWith(SUFFIX) && key !== SUFFIX && name && name.trim())
     .map(([key, name]) => [key.slice(0, -SUFFIX.length), name.trim()])
-    .filter(([variable]) => !env[variable]);
+    .filter(([variable]) => !env[variable])
+    .filter(([variable]) => !(SECRET_VARIABLES.includes(variable) && isSet(env, `${variable}${FILE_SUFFIX}`)));
   const values = await Promise.all(wanted.map(([variable, name]) => fetchParameter(env, variable, name)));
   wanted.forEach(([variable], i) => {
     env[variable] = values[i];

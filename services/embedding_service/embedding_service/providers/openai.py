@@ -49,7 +49,10 @@ class OpenAIProvider(EmbeddingProvider):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key:
-            raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+            raise ValueError(
+                "EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY "
+                "(or OPENAI_API_KEY_FILE, OPENAI_API_KEY_SSM_PARAMETER)"
+            )
         super().__init__(model=model)
         self._requested_dimensions = dimensions
         self.dimension = dimensions or KNOWN_DIMENSIONS.get(model)
