@@ -42,7 +42,7 @@ $(CHECKOV_VENV)/.installed:
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup lint test-python test-node test-collection test-images test-roles test-arch test-e2e
+test: setup lint sanity test-python test-node test-collection test-images test-roles test-arch test-e2e
 	@echo "make test: all suites passed"
 
 lint: setup $(CHECKOV_VENV)/.installed
@@ -64,6 +64,12 @@ test-node: setup
 
 test-collection: setup
 	pytest tests/collection
+
+# ansible-test sanity on what the collection ships as code (plugins/, meta/), docker-free:
+# compile and import on every Python ansible-core supports that the machine has.
+.PHONY: sanity
+sanity: setup
+	python tests/collection/ansible_test_sanity.py
 
 # Local base images from Debian packages, then the service images on top.
 IMAGES_FLAGS ?=

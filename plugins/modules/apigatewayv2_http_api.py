@@ -14,7 +14,7 @@ description:
   - The stage carries default route throttling and access logs to a CloudWatch Logs group.
   - Exists because neither amazon.aws nor community.aws has an HTTP API (apigatewayv2) module.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   name:
     description: API name.
@@ -76,10 +76,11 @@ options:
   access_log_format:
     description: Access log line (JSON with context variables).
     type: str
-    default: >-
-      {"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime",
-      "routeKey":"$context.routeKey","status":"$context.status","latency":"$context.responseLatency",
-      "integrationError":"$context.integrationErrorMessage"}
+    # One line: a double-quoted scalar whose escaped line breaks add no spaces (a folded one would).
+    default: "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\
+      \"requestTime\":\"$context.requestTime\",\"routeKey\":\"$context.routeKey\",\
+      \"status\":\"$context.status\",\"latency\":\"$context.responseLatency\",\
+      \"integrationError\":\"$context.integrationErrorMessage\"}"
   cors_allow_origins:
     description: CORS origins answered by API Gateway; no CORS configuration when empty.
     type: list
@@ -151,12 +152,6 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.ragstack.aws.plugins.module_utils.aws_client import aws_client
-
-_AWS_ERRORS = ("BotoCoreError", "ClientError")
-
-
-def _errors():
-    return tuple(getattr(botocore.exceptions, name) for name in _AWS_ERRORS)
 
 
 def _find(client, name):
@@ -301,7 +296,7 @@ def _sync_stage(client, module, api_id):
         try:
             client.update_stage(ApiId=api_id, StageName=name, **wanted)
             return True
-        except _errors() as err:
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
             # moto has no UpdateStage: replace the stage there (a real API updates in place above).
             if "not yet implemented" not in str(err).lower() and "404" not in str(err):
                 raise
@@ -380,7 +375,13 @@ def main():
                 "elements": "dict",
                 "default": [],
                 "options": {
-                    "route_keys": {"type": "list", "elements": "str", "required": True},
+                    # A route key is a method and a path, not a secret.
+                    "route_keys": {
+                        "type": "list",
+                        "elements": "str",
+                        "required": True,
+                        "no_log": False,
+                    },
                     "function_arn": {"type": "str", "required": True},
                     "timeout_ms": {"type": "int", "default": 30000},
                     "authorization_type": {
@@ -450,11 +451,11 @@ def main():
         result["route_authorization_types"] = {
             r["RouteKey"]: r.get("AuthorizationType") or "NONE" for r in in_place
         }
+        account = aws_client(module, "sts").get_caller_identity()["Account"] if api_id else ""
     except ValueError as err:
         module.fail_json(msg=str(err))
-    except _errors() as err:
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         module.fail_json_aws(err, msg=f"Managing HTTP API {module.params['name']} failed")
-    account = aws_client(module, "sts").get_caller_identity()["Account"] if api_id else ""
     result.update(
         changed=changed,
         api_id=api_id,

@@ -10,7 +10,7 @@ description:
   - Exists because M(community.aws.application_autoscaling_policy) with O(state=absent) deletes the
     policy but leaves the scalable target registered.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   service_namespace:
     description: Namespace, e.g. V(ecs).

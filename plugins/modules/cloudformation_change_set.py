@@ -12,7 +12,7 @@ description:
   - On failure, reports the first resource that failed and its reason.
   - A change set with nothing to change is deleted and reported unchanged.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   stack_name:
     description: Name of the stack.

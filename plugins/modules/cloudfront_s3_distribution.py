@@ -17,7 +17,7 @@ description:
   - O(state=absent) disables the distribution, waits until it is deployed (O(wait)), then deletes it
     and the OAC.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   name:
     description: Name of the OAC and key in the distribution's comment.

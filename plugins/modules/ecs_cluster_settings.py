@@ -9,7 +9,7 @@ description:
   - Sets the C(containerInsights) cluster setting (UpdateCluster).
   - Exists because M(community.aws.ecs_cluster) has no cluster settings.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   cluster:
     description: Cluster name or ARN.

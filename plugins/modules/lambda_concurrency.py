@@ -12,7 +12,7 @@ description:
     with 0, removes any provisioned concurrency of the alias.
   - Exists because M(amazon.aws.lambda) manages neither.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   function_name:
     description: Function name.

@@ -14,7 +14,7 @@ description:
     which redeploys the function (cold starts) and reports a change each time.
   - With O(state=present), refuses an existing function of package type C(Zip); it is not converted.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   name:
     description: Function name.

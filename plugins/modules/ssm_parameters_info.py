@@ -13,7 +13,7 @@ description:
     at every verbosity. Always use it with C(no_log=true) on the task.
   - A path with no parameters is not an error.
 version_added: 0.1.0
-author: ragstack maintainers
+author: ragstack maintainers (!UNKNOWN)
 options:
   path:
     description: Parameter path, e.g. C(/ragstack/dev).
