@@ -56,7 +56,7 @@ lint: setup $(CHECKOV_VENV)/.installed
 	  --compact --quiet --skip-download
 
 test-python: setup
-	pytest $(SERVICES)/embedding_service/tests tests/local_aws tests/plugins tests/sagemaker tests/cloudformation
+	pytest $(SERVICES)/embedding_service/tests tests/local_aws tests/plugins tests/roles tests/sagemaker tests/cloudformation
 
 test-node: setup
 	cd $(SERVICES)/orchestrator && npm test

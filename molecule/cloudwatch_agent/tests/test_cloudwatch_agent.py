@@ -77,12 +77,22 @@ def test_gpu_block_follows_the_host(host):
         assert "nvidia_gpu" not in collected
 
 
+def installed_agent_version(host):
+    """dpkg's version of amazon-cloudwatch-agent when installed, else None (also the
+    check tests/test_signature.py uses for the refused packages)."""
+    package = host.package("amazon-cloudwatch-agent")
+    return package.version if package.is_installed else None
+
+
+def private_workdirs(host):
+    """The role's private download/keyring directories left behind (there must be none)."""
+    return host.run("ls -d /tmp/cloudwatch-agent-* 2>/dev/null").stdout.split()
+
+
 def test_install_path_follows_cloudwatch_agent_install(host):
     if is_gpu_host(host):
-        # Pinned .deb fetched with its sha256, installed, service enabled and running.
-        assert host.package("amazon-cloudwatch-agent").is_installed
-        assert host.package("amazon-cloudwatch-agent").version == "1.0.0-test"
-        assert host.file("/var/cache/amazon-cloudwatch-agent_1.0.0-test_amd64.deb").exists
+        # The signed stand-in .deb verified and installed, service enabled and running.
+        assert installed_agent_version(host) == "1.0.0-test"
         agent = host.service("amazon-cloudwatch-agent")
         assert agent.is_enabled
         assert agent.is_running
@@ -91,9 +101,26 @@ def test_install_path_follows_cloudwatch_agent_install(host):
         assert calls == [f"-a fetch-config -m ec2 -s -c file:{CONFIG}"]
     else:
         # cloudwatch_agent_install: false writes the config and nothing else.
-        assert not host.package("amazon-cloudwatch-agent").is_installed
+        assert installed_agent_version(host) is None
         assert not host.file(CALLS).exists
         assert not host.file("/opt/aws/amazon-cloudwatch-agent/bin").exists
+
+
+def test_install_leaves_no_download_or_keyring_behind(host):
+    assert private_workdirs(host) == []
+    assert host.run("ls /var/cache/amazon-cloudwatch-agent* 2>/dev/null").stdout == ""
+
+
+def test_second_converge_downloaded_nothing(host):
+    # converge + idempotence ran the role twice: the package and its signature were
+    # fetched once, the second run saw the pinned version installed and fetched nothing.
+    # (The other host installs nothing in converge; test_signature.py uses its server.)
+    if not is_gpu_host(host):
+        return
+    log = host.run("journalctl -u fake-aws-downloads --no-pager -o cat").stdout
+    gets = [line for line in log.splitlines() if '"GET /debian/amd64/1.0.0-test/' in line]
+    assert len([g for g in gets if "/amazon-cloudwatch-agent.deb " in g]) == 1, gets
+    assert len([g for g in gets if "/amazon-cloudwatch-agent.deb.sig " in g]) == 1, gets
 
 
 BROKEN = {
