@@ -16,7 +16,7 @@ CHECKOV_VENV ?= .venv-checkov
 SERVICES := services
 NODE_PROJECTS := $(SERVICES)/orchestrator $(SERVICES)/demo-ui
 
-.PHONY: setup test lint test-python test-node test-collection images test-images test-roles test-arch test-e2e deploy demo
+.PHONY: setup test lint test-python test-node test-collection images test-images test-roles test-arch test-e2e deploy teardown-local demo
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) $(addsuffix /node_modules/.installed,$(NODE_PROJECTS))
 
@@ -92,11 +92,18 @@ test-arch: images $(UI_DIST)
 test-e2e: images $(UI_DIST) tests/e2e/browser/node_modules/.installed
 	pytest tests/e2e
 
-# The main job: `ansible-playbook playbooks/site.yml -e arch=ec2` on the local default
-# (moto + Debian 13 systemd containers), ending with https://127.0.0.1:8443.
+# The main job: `ansible-playbook playbooks/site.yml -e arch=ec2` on the local default,
+# ending with https://127.0.0.1:8443. The test harness brings up the local AWS first
+# (moto, which backs each EC2 instance with a Debian 13 systemd container, and the
+# registry standing in for ECR's); the playbook does not know it is simulated.
 ARCH ?= ec2
 deploy: images $(UI_DIST)
+	python tests/harness/local_aws.py up
 	ansible-playbook playbooks/site.yml -e arch=$(ARCH)
+
+# Remove the local default: instance containers, the registry, moto.
+teardown-local: setup
+	python tests/harness/local_aws.py down
 
 # Run the RAG system locally on 127.0.0.1 from the images just built.
 demo: images $(UI_DIST)

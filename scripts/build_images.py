@@ -118,7 +118,10 @@ SYSTEMD = "ragstack-local/debian13-systemd:latest"
 COMPOSE = "ragstack-local/compose:latest"
 NGINX = "ragstack-local/nginx:latest"
 REGISTRY = "ragstack-local/registry:latest"
-REGISTRY_DIR = ROOT / "roles" / "local_instances" / "files" / "registry"
+EC2_HOST = "ragstack-local/ec2-host:latest"
+HARNESS_DIR = ROOT / "tests" / "harness"
+REGISTRY_DIR = HARNESS_DIR / "registry"
+EC2_HOST_DIR = HARNESS_DIR / "ec2-host"
 EMBED_DIR = ROOT / "services" / "embedding_service"
 ORCH_DIR = ROOT / "services" / "orchestrator"
 
@@ -130,8 +133,10 @@ IMAGES = [
     Image(NODE, "base", MINBASE, DOCKERFILES / "node.Dockerfile"),
     Image(COMPOSE, "base", MINBASE, DOCKERFILES / "compose.Dockerfile"),
     Image(NGINX, "base", MINBASE, DOCKERFILES / "nginx.Dockerfile"),
-    # The local stand-in for ECR's registry endpoint (roles/local_instances, entry point registry).
+    # The local stand-in for ECR's registry endpoint (tests/harness/local_aws.py starts it).
     Image(REGISTRY, "base", MINBASE, REGISTRY_DIR / "Dockerfile", REGISTRY_DIR),
+    # The local stand-in for the EC2 AMI (tests/harness/instance_agent.py runs one per instance).
+    Image(EC2_HOST, "base", SYSTEMD, EC2_HOST_DIR / "Dockerfile", EC2_HOST_DIR),
     Image(
         "ragstack/embedding-service:slim",
         "services",
@@ -519,7 +524,7 @@ def build(images: list[Image], verify: bool) -> None:
                     log(f"build {img.name}")
                     docker_build(img, label=want)
                 outcome = "built"
-            if img.name == SYSTEMD and (outcome == "built" or verify):
+            if img.name in (SYSTEMD, EC2_HOST) and (outcome == "built" or verify):
                 verify_systemd(img.name)
         elapsed = time.monotonic() - t0
         timings.append((img.name, outcome, elapsed))

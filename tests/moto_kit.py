@@ -1,9 +1,9 @@
 """The local AWS for every suite under tests/: moto on 127.0.0.1 (tests/conftest.py
 registers its fixtures).
 
-moto runs through roles/local_instances/files/moto_server.py, the launcher the local
-deploy uses too, so the tests see the same local AWS a user's `make deploy` talks to,
-with the same named fidelity fixes (see that file).
+moto runs through tests/harness/moto_server.py, the launcher the local deploy uses too
+(tests/harness/local_aws.py), so the tests see the same local AWS a user's `make deploy`
+talks to, with the same named fidelity fixes (see that file).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import botocore.config
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MOTO_LAUNCHER = REPO_ROOT / "roles/local_instances/files/moto_server.py"
+MOTO_LAUNCHER = REPO_ROOT / "tests/harness/moto_server.py"
 MOTO_HOST = "127.0.0.1"
 MOTO_START_TIMEOUT = 30.0
 AWS_REGION = "us-east-1"

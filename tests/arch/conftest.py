@@ -2,8 +2,9 @@
 a moto server of this session's on a free 127.0.0.1 port) and a runner for the arch
 playbooks.
 
-The playbooks run with the local inventory, pointed at this moto (so the run finds
-it answering and does not start one) and at a private cache directory.
+The playbooks run with the local inventory, pointed at this moto and at a private
+harness directory, seeded after every reset as tests/harness/local_aws.py seeds the
+local default (an ACM certificate and a key pair, what an account has before a deploy).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import moto_kit
 import pytest
+from harness import local_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -59,9 +61,22 @@ def _layer_zip() -> bytes:
 
 
 @pytest.fixture(scope="session")
-def reset_moto(moto_endpoint: str, aws: Callable[[str], object]) -> Callable[[], None]:
+def local_aws_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("local-aws")
+
+
+# What the harness seeds into a fresh moto; a run refused before any AWS call leaves
+# exactly this and nothing more.
+SEEDED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def reset_moto(
+    moto_endpoint: str, aws: Callable[[str], object], local_aws_dir: Path
+) -> Callable[[], None]:
     def reset() -> None:
         moto_kit.reset(moto_endpoint)
+        SEEDED.update(local_aws.seed(moto_endpoint, local_aws_dir))
         layer = aws("lambda").publish_layer_version(
             LayerName=EXTENSION_LAYER_NAME, Content={"ZipFile": _layer_zip()}
         )
@@ -100,11 +115,7 @@ class Run:
 
 
 @pytest.fixture(scope="session")
-def run_playbook(
-    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., Run]:
-    cache_dir = tmp_path_factory.mktemp("local-aws")
-
+def run_playbook(moto_endpoint: str, local_aws_dir: Path) -> Callable[..., Run]:
     def run(playbook: str, *extra: str, env: dict[str, str] | None = None) -> Run:
         argv = [
             str(VENV_BIN / "ansible-playbook"),
@@ -112,7 +123,7 @@ def run_playbook(
             "-e",
             f"ragstack_aws_endpoint_url={moto_endpoint}",
             "-e",
-            f"local_instances_cache_dir={cache_dir}",
+            f"local_aws_dir={local_aws_dir}",
             "-e",
             f"lambda_app_secrets_extension_layer_arn={EXTENSION_LAYER_ARN}",
             *extra,
@@ -146,12 +157,13 @@ def assert_converged(first: Run, second: Run) -> None:
 
 
 def moto_is_empty(aws: Callable[[str], object]) -> dict[str, object]:
-    """What a run that stopped before any AWS call must have left: nothing at all."""
+    """What a run that stopped before any AWS call added to the seeded moto: nothing at all."""
+    certificates = aws("acm").list_certificates()["CertificateSummaryList"]
     return {
         "lambda": aws("lambda").list_functions()["Functions"],
         "s3": aws("s3").list_buckets()["Buckets"],
         "ssm": aws("ssm").describe_parameters()["Parameters"],
-        "acm": aws("acm").list_certificates()["CertificateSummaryList"],
+        "acm": [c for c in certificates if c["CertificateArn"] != SEEDED["certificate_arn"]],
         "iam": [
             r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("ragstack")
         ],

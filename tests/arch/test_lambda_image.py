@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import PREFIX, check_teardown
+from harness import local_aws
 
 IMAGE = "ragstack/embedding-service:lambda"
 REPOSITORY = "ragstack/embedding-service-lambda"
@@ -31,20 +32,15 @@ IMAGE_DEPLOY = "ragstack.aws.lambda_app : Deploy the embedding service function 
 
 @dataclass
 class LocalRegistry:
-    """The registry a run starts through ragstack.aws.local_instances (entry point registry),
-    under a name and loopback port of the test's own."""
+    """The harness's registry standing in for ECR's (tests/harness/local_aws.py), under a
+    name and loopback port of the test's own."""
 
     name: str
     port: int
 
     @property
     def extra_vars(self) -> tuple[str, ...]:
-        return (
-            "-e",
-            f"local_instances_registry_name={self.name}",
-            "-e",
-            f"local_instances_registry_port={self.port}",
-        )
+        return ("-e", f"ecr_images_push_registry=127.0.0.1:{self.port}")
 
     def get(self, path: str, accept: str = "application/json") -> dict:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/v2/{path}")
@@ -67,10 +63,10 @@ def local_registry() -> Iterator[LocalRegistry]:
         port = sock.getsockname()[1]
     registry = LocalRegistry(f"ragstack-test-registry-{uuid.uuid4().hex[:8]}", port)
     try:
+        local_aws.start_registry(registry.name, registry.port)
         yield registry
     finally:
-        subprocess.run(["docker", "rm", "-f", "-v", registry.name], capture_output=True)
-        subprocess.run(["docker", "volume", "rm", f"{registry.name}-data"], capture_output=True)
+        local_aws.stop_registry(registry.name)
 
 
 def local_image_id(image: str) -> str:

@@ -1,9 +1,10 @@
 """The local default of the EC2 path, deployed once per test session.
 
-`ansible-playbook playbooks/site.yml -e arch=ec2` with inventories/local: moto on
-127.0.0.1:5001 (started by the run) and one Debian 13 systemd container per EC2
-instance, HTTPS on 127.0.0.1:8443. The session starts and ends with
-playbooks/teardown_local.yml so no container or moto process is left behind.
+`ansible-playbook playbooks/site.yml -e arch=ec2` with inventories/local, after the
+test harness's `local_aws.py up` (what `make deploy` runs): moto on 127.0.0.1:5001,
+playing EC2's data plane with one Debian 13 systemd container per instance, HTTPS on
+127.0.0.1:8443. The session starts and ends with `local_aws.py down` so no container
+or moto process is left behind.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import moto_kit
 import pytest
+from harness import local_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -27,11 +29,13 @@ MOTO_ENDPOINT = "http://127.0.0.1:5001"
 PUBLIC_URL = "https://127.0.0.1:8443"
 REGION = "us-east-1"
 STACK_NAME = "ragstack-local-dev"
-MOTO_LOG = REPO_ROOT / ".cache" / "local-aws" / "moto_server.log"
+LOCAL_AWS_DIR = REPO_ROOT / ".cache" / "local-aws"
+MOTO_LOG = LOCAL_AWS_DIR / "moto_server.log"
 # Passed through the environment only; must never show up in output or files.
 CANARY = "sk-ragstack-canary-4f1c9a77e2b04d1d"
 REQUIRED_IMAGES = (
-    "ragstack-local/debian13-systemd:latest",
+    "ragstack-local/ec2-host:latest",
+    "ragstack-local/registry:latest",
     "ragstack/embedding-service:slim",
     "ragstack/orchestrator:latest",
 )
@@ -107,8 +111,9 @@ class Deployment:
 def deployment() -> Iterator[Deployment]:
     """First deploy (with -vvv and the canary key in the environment); teardown at the end."""
     _check_prerequisites()
-    playbook("teardown_local.yml")
+    local_aws.down(LOCAL_AWS_DIR)
     try:
+        local_aws.up(LOCAL_AWS_DIR)
         first = playbook("site.yml", "-e", "arch=ec2", "-vvv", env={"OPENAI_API_KEY": CANARY})
         if first.returncode != 0:
             pytest.fail(f"first deploy failed (rc={first.returncode}):\n{first.output[-6000:]}")
@@ -116,7 +121,7 @@ def deployment() -> Iterator[Deployment]:
         print(f"\nfirst deploy: {first.seconds:.0f}s, hosts {hosts}")
         yield Deployment(first=first, instance_ids=hosts)
     finally:
-        playbook("teardown_local.yml")
+        local_aws.down(LOCAL_AWS_DIR)
 
 
 @pytest.fixture(scope="session")

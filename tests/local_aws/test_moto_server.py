@@ -1,4 +1,4 @@
-"""The local AWS launcher (roles/local_instances/files/moto_server.py).
+"""The local AWS launcher (tests/harness/moto_server.py).
 
 Each fix is tested twice: through the launcher the gap is closed (AWS's behaviour), and
 through plain moto_server the gap is still there. When moto closes a gap itself the second
@@ -77,5 +77,83 @@ def test_plain_moto_still_drops_them(plain_moto):
     kept = {k for k in ("healthCheckGracePeriodSeconds", "deploymentConfiguration") if k in service}
     assert not kept, (
         f"moto now stores {sorted(kept)} on CreateService: remove the fix "
-        "keep_ecs_create_service_parameters from roles/local_instances/files/moto_server.py"
+        "keep_ecs_create_service_parameters from tests/harness/moto_server.py"
+    )
+
+
+# --- public AMI parameters ------------------------------------------------------------
+
+TEMPLATE_AMI_PARAMETERS = (
+    "/aws/service/debian/release/13/latest/amd64",
+    "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id",
+)
+
+
+def test_template_ami_parameters_resolve_to_moto_amis(aws):
+    """The parameters cloudformation/ec2.yaml defaults to exist, each naming an AMI moto has."""
+    template = (moto_kit.REPO_ROOT / "cloudformation/ec2.yaml").read_text()
+    ssm, ec2 = aws("ssm"), aws("ec2")
+    for name in TEMPLATE_AMI_PARAMETERS:
+        assert f"Default: {name}" in template
+        ami_id = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        assert ec2.describe_images(ImageIds=[ami_id])["Images"], ami_id
+
+
+def test_plain_moto_still_lacks_the_public_ami_parameters(plain_moto):
+    missing = []
+    for name in TEMPLATE_AMI_PARAMETERS:
+        try:
+            plain_moto("ssm").get_parameter(Name=name)
+        except plain_moto("ssm").exceptions.ParameterNotFound:
+            missing.append(name)
+    assert missing == list(TEMPLATE_AMI_PARAMETERS), (
+        f"moto now has {sorted(set(TEMPLATE_AMI_PARAMETERS) - set(missing))}: remove the fix "
+        "publish_public_ami_parameters from tests/harness/moto_server.py"
+    )
+
+
+# --- !Condition in YAML ----------------------------------------------------------------
+
+CONDITION_TEMPLATE = """
+Parameters:
+  Mode: {Type: String}
+  Key: {Type: String, Default: ""}
+Conditions:
+  UseSsh: !Equals [!Ref Mode, ssh]
+  HasKey: !And [!Condition UseSsh, !Not [!Equals [!Ref Key, ""]]]
+Resources:
+  Group:
+    Type: AWS::Logs::LogGroup
+Outputs:
+  HasKey:
+    Value: !If [HasKey, "true", "false"]
+"""
+
+
+def _has_key(aws, stack: str, mode: str, key: str) -> str:
+    cfn = aws("cloudformation")
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=CONDITION_TEMPLATE,
+        Parameters=[
+            {"ParameterKey": "Mode", "ParameterValue": mode},
+            {"ParameterKey": "Key", "ParameterValue": key},
+        ],
+    )
+    (stack_description,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack_description["Outputs"]}["HasKey"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "key", "expected"),
+    [("ssh", "ops", "true"), ("ssh", "", "false"), ("ssm", "ops", "false")],
+)
+def test_yaml_condition_references_are_evaluated(aws, mode, key, expected):
+    assert _has_key(aws, f"condition-{mode}-{key or 'none'}", mode, key) == expected
+
+
+def test_plain_moto_still_misreads_yaml_condition_references(plain_moto):
+    assert _has_key(plain_moto, "condition-plain", "ssh", "ops") == "false", (
+        "moto now evaluates `!Condition` in YAML: remove the fix "
+        "read_yaml_condition_references from tests/harness/moto_server.py"
     )

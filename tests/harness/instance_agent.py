@@ -1,0 +1,237 @@
+"""EC2's data plane for the local AWS: one Debian 13 systemd container per running instance.
+
+Runs inside the moto launcher (moto_server.py, RAGSTACK_HARNESS_INSTANCES=1) and reads
+moto's EC2 backend in-process, so it adds no request to moto's log (the e2e tests count
+those). Every POLL_SECONDS it makes the containers match the instances moto has running:
+
+- a running instance without a container gets one, from the image standing in for the AMI
+  (ragstack-local/ec2-host: sshd, user `admin` with passwordless sudo, as on Debian's AMI),
+  named after the instance id and labelled with its private IP; then what cloud-init does
+  at first boot on EC2: the instance's key pair (KeyName) goes into admin's authorized_keys;
+- a container whose instance is no longer running (terminated, replaced by the Auto Scaling
+  group, or forgotten by a moto reset or restart) is removed with its Docker volume.
+
+The controller reaches an instance by its private IP through an SSH ProxyCommand that
+finds the container by that label (inventories/local): real SSH, no network route to
+the VPC's addresses. Instances reach the local AWS and the registry standing in for ECR
+on their own 127.0.0.1 (units baked into the host image), through Unix sockets this agent
+serves in a directory mounted into every instance, much like VPC endpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+POLL_SECONDS = 1.0
+HOST_IMAGE = os.environ.get("RAGSTACK_HARNESS_HOST_IMAGE", "ragstack-local/ec2-host:latest")
+BIND_ADDRESS = "127.0.0.1"
+HTTPS_PORT = int(os.environ.get("RAGSTACK_HARNESS_HTTPS_PORT", "8443"))
+REGISTRY_PORT = int(os.environ.get("RAGSTACK_HARNESS_REGISTRY_PORT", "5055"))
+VPC_DIR = Path(os.environ.get("RAGSTACK_HARNESS_VPC_DIR", ".cache/local-aws/vpc")).resolve()
+# Inside every instance (tests/harness/ec2-host/): 127.0.0.1:5001 and :5055 lead to these.
+VPC_MOUNT = "/mnt/ragstack-vpc"
+LABEL_HARNESS = "ragstack.harness"
+LABEL_INSTANCE = "ragstack.instance-id"
+LABEL_STACK = "ragstack.stack"
+LABEL_PRIVATE_IP = "ragstack.private-ip"
+AMI_USER = "admin"
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    private_ip: str
+    stack: str
+    public_key: str
+
+
+def log(message: str) -> None:
+    print(f"[instance-agent] {message}", file=sys.stderr, flush=True)
+
+
+def docker(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", *args], input=stdin, capture_output=True, text=True, check=False
+    )
+
+
+def running_instances() -> dict[str, Instance]:
+    """Every running instance in every account and region moto has touched."""
+    from moto.ec2.models import ec2_backends
+
+    found: dict[str, Instance] = {}
+    for account_id in list(ec2_backends.keys()):
+        regions = ec2_backends[account_id]
+        # keys(): only the regions already in use; indexing would create the others.
+        for region in list(regions.keys()):
+            backend = regions[region]
+            for reservation in list(backend.reservations.values()):
+                for instance in list(reservation.instances):
+                    if instance.state != "running":
+                        continue
+                    tags = {t["key"]: t["value"] for t in instance.get_tags()}
+                    key = backend.key_pairs.get(instance.key_name) if instance.key_name else None
+                    found[instance.id] = Instance(
+                        instance_id=instance.id,
+                        private_ip=instance.private_ip or "",
+                        stack=tags.get(
+                            "ragstack:stack", tags.get("aws:cloudformation:stack-name", "")
+                        ),
+                        public_key=_public_key(key),
+                    )
+    return found
+
+
+def _public_key(key_pair: object | None) -> str:
+    material = getattr(key_pair, "material_public", b"") or b""
+    return material.decode() if isinstance(material, bytes) else str(material)
+
+
+def containers() -> dict[str, str]:
+    """instance id -> container state, for the containers this harness made."""
+    listed = docker(
+        "ps", "-a", "--filter", f"label={LABEL_HARNESS}",
+        "--format", f'{{{{.Label "{LABEL_INSTANCE}"}}}} {{{{.State}}}}',
+    )  # fmt: skip
+    return dict(line.split(" ", 1) for line in listed.stdout.splitlines() if " " in line)
+
+
+def https_port_free() -> bool:
+    return not docker("ps", "-q", "--filter", f"publish={HTTPS_PORT}").stdout.strip()
+
+
+def launch(instance: Instance) -> None:
+    """docker run the instance's host, then what cloud-init does with the key pair."""
+    publish = ["-p", f"{BIND_ADDRESS}:{HTTPS_PORT}:443"] if https_port_free() else []
+    name = instance.instance_id
+    run = docker(
+        "run", "-d", "--name", name, "--hostname", name,
+        "--label", f"{LABEL_HARNESS}=1",
+        "--label", f"{LABEL_INSTANCE}={name}",
+        "--label", f"{LABEL_STACK}={instance.stack}",
+        "--label", f"{LABEL_PRIVATE_IP}={instance.private_ip}",
+        # NET_ADMIN: the host's dockerd creates its iptables chains; SYS_PTRACE: its runc
+        # enters the namespaces of containers whose processes run as other users.
+        "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
+        "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+        "--cgroupns", "host",
+        "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        # The host's Docker data outlives a re-created container, like an EBS root volume.
+        "-v", f"{name}-docker:/var/lib/docker",
+        "-v", f"{VPC_DIR}:{VPC_MOUNT}",
+        "--tmpfs", "/run", "--tmpfs", "/tmp",
+        *publish,
+        HOST_IMAGE, "/lib/systemd/systemd",
+    )  # fmt: skip
+    if run.returncode:
+        log(f"{name}: docker run failed: {run.stderr.strip()}")
+        return
+    log(
+        f"{name}: launched ({instance.private_ip}, stack {instance.stack or '-'}"
+        f"{', https on ' + BIND_ADDRESS + ':' + str(HTTPS_PORT) if publish else ''})"
+    )
+    if instance.public_key:
+        install_key(name, instance.public_key)
+
+
+def install_key(name: str, public_key: str) -> None:
+    script = (
+        f"install -d -m 0700 -o {AMI_USER} -g {AMI_USER} ~{AMI_USER}/.ssh && "
+        f"cat > ~{AMI_USER}/.ssh/authorized_keys && "
+        f"chown {AMI_USER}:{AMI_USER} ~{AMI_USER}/.ssh/authorized_keys && "
+        f"chmod 0600 ~{AMI_USER}/.ssh/authorized_keys"
+    )
+    done = docker("exec", "-i", name, "sh", "-c", script, stdin=public_key.strip() + "\n")
+    if done.returncode:
+        log(f"{name}: installing the key pair failed: {done.stderr.strip()}")
+
+
+def remove(instance_id: str) -> None:
+    docker("rm", "-f", "-v", instance_id)
+    docker("volume", "rm", f"{instance_id}-docker")
+    log(f"{instance_id}: removed (instance no longer running)")
+
+
+def reconcile() -> None:
+    wanted = running_instances()
+    have = containers()
+    for instance_id in sorted(set(have) - set(wanted)):
+        remove(instance_id)
+    for instance_id in sorted(set(wanted) - set(have)):
+        launch(wanted[instance_id])
+    for instance_id, state in have.items():
+        if instance_id in wanted and state != "running":
+            docker("start", instance_id)
+
+
+class _Pump(socketserver.BaseRequestHandler):
+    """One Unix-socket connection, piped both ways to 127.0.0.1:<server.target_port>."""
+
+    def handle(self) -> None:
+        try:
+            upstream = socket.create_connection((BIND_ADDRESS, self.server.target_port), timeout=10)
+        except OSError as error:
+            log(f"{self.server.name}: {error}")
+            return
+        upstream.settimeout(None)
+        downstream = self.request
+
+        def copy(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while chunk := source.recv(65536):
+                    sink.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                for sock in (sink, source):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        back = threading.Thread(target=copy, args=(upstream, downstream), daemon=True)
+        back.start()
+        copy(downstream, upstream)
+        back.join()
+        upstream.close()
+
+
+class _Endpoint(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, name: str, path: Path, target_port: int) -> None:
+        self.name = name
+        self.target_port = target_port
+        path.unlink(missing_ok=True)
+        super().__init__(str(path), _Pump)
+        path.chmod(0o666)
+
+
+def serve_endpoints(moto_port: int) -> None:
+    VPC_DIR.mkdir(parents=True, exist_ok=True)
+    for name, port in (("aws", moto_port), ("ecr", REGISTRY_PORT)):
+        server = _Endpoint(name, VPC_DIR / f"{name}.sock", port)
+        threading.Thread(target=server.serve_forever, name=f"endpoint-{name}", daemon=True).start()
+
+
+def loop() -> None:
+    while True:
+        try:
+            reconcile()
+        except Exception as error:  # noqa: BLE001 - a bad tick must not end EC2
+            log(f"reconcile failed: {error!r}")
+        time.sleep(POLL_SECONDS)
+
+
+def start_in_background(moto_port: int) -> None:
+    serve_endpoints(moto_port)
+    threading.Thread(target=loop, name="instance-agent", daemon=True).start()
+    log(f"running: image {HOST_IMAGE}, endpoints in {VPC_DIR}")
