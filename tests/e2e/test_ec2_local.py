@@ -4,6 +4,9 @@ moto gaps met on this path (worked around in the roles, named where they are):
 - CloudFormation CreateChangeSet does not diff against the deployed stack (every
   resource is "Add", never "no changes"): ec2_stack compares the deployed template
   and parameters itself before proposing a change.
+- CloudFormation's YAML `!Condition` short form and the public AMI parameters are
+  fixed in the harness's moto launcher (tests/harness/moto_server.py); the stack is
+  created from cloudformation/ec2.yaml as it is (test_stack_template_is_the_production_one).
 - CloudFormation ExecuteChangeSet on this stack fails with
   ResourceAlreadyExistsException (named AWS::Logs::LogGroup) and UpdateStack answers
   HTTP 500: inventories/local sets ec2_stack_update_by_replacement.
@@ -12,8 +15,7 @@ moto gaps met on this path (worked around in the roles, named where they are):
   CREATE_FAILED event, so the "first failed resource" of a real rollback cannot be
   produced here; test_stack_failure_is_reported checks the message moto allows.
 - DescribeStacks reports the resolved AMI id as ParameterValue of the
-  AWS::SSM::Parameter::Value<> parameters, and resolves their Default even when a
-  value is passed (local_instances rewrites those defaults for moto).
+  AWS::SSM::Parameter::Value<> parameters (ec2_stack reads such a value as unchanged).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import load
@@ -30,6 +35,7 @@ import pytest
 import yaml
 from conftest import (
     CANARY,
+    LOCAL_AWS_DIR,
     MOTO_ENDPOINT,
     PUBLIC_URL,
     REGION,
@@ -135,26 +141,126 @@ def test_query_over_https_answers_from_the_corpus(deployment: Deployment) -> Non
     assert {s["metadata"]["source"] for s in answer["sources"]} <= {f"{c}.md" for c in CORPUS}
 
 
-def test_release_record_and_env_file(deployment: Deployment) -> None:
-    host = deployment.instance_ids[0]
+DIGEST_REF = re.compile(
+    r"^127\.0\.0\.1:5055/ragstack/(embedding-service|orchestrator)@sha256:[0-9a-f]{64}$"
+)
 
-    def sh(command: str) -> str:
-        return subprocess.run(
-            ["docker", "exec", host, "sh", "-c", command],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
 
-    record = json.loads(sh("cat /opt/ragstack/releases/current.json"))
-    assert set(record["images"]) == {
-        "ragstack/embedding-service:slim",
-        "ragstack/orchestrator:latest",
-    }
+def host_sh(host: str, command: str) -> str:
+    """A command on the instance, inspected from outside (the harness's view, not Ansible's)."""
+    return subprocess.run(
+        ["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_release_record(deployment: Deployment) -> None:
+    record = json.loads(
+        host_sh(deployment.instance_ids[0], "cat /opt/ragstack/releases/current.json")
+    )
+    assert len(record["images"]) == 2
+    assert all(DIGEST_REF.match(ref) for ref in record["images"]), record["images"]
     assert all(v.startswith("sha256:") for v in record["images"].values())
     assert record["who"]
     assert record["time"]
-    assert sh("stat -c '%a %U' /opt/ragstack/.env").split() == ["600", "root"]
+
+
+def _registry_has(reference: str) -> bool:
+    """HEAD the manifest by digest on the harness's registry (the ECR stand-in)."""
+    repository, digest = reference.split("/", 1)[1].split("@")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:5055/v2/{repository}/manifests/{digest}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_images_reach_the_hosts_only_by_digest_from_the_registry(deployment: Deployment) -> None:
+    for host in deployment.instance_ids:
+        running = host_sh(host, "docker ps --format '{{.ID}}'").split()
+        images = [
+            host_sh(host, f"docker inspect --format '{{{{.Config.Image}}}}' {container}").strip()
+            for container in running
+        ]
+        assert len(images) == 2, images
+        assert all(DIGEST_REF.match(i) for i in images), images
+        # Positive control for the registry check: it answers for what runs, not for a stranger.
+        assert all(_registry_has(i) for i in images)
+        assert not _registry_has(images[0].split("@")[0] + "@sha256:" + "0" * 64)
+        # Pulled, never loaded from an archive: no tagged copy, no tarball on the host.
+        tags = host_sh(host, "docker images --format '{{.Repository}}:{{.Tag}}'").split()
+        assert [t for t in tags if not t.endswith(":<none>")] == [], tags
+        assert host_sh(host, "ls /opt/ragstack").split().count("images.tar") == 0
+    assert "docker_image_load" not in deployment.first.output
+
+
+def test_stack_template_is_the_production_one(deployment: Deployment, aws) -> None:
+    body = aws("cloudformation").get_template(StackName=STACK_NAME)["TemplateBody"]
+    assert body.strip() == (REPO_ROOT / "cloudformation/ec2.yaml").read_text().strip()
+    launch = aws("ec2").describe_launch_template_versions(
+        LaunchTemplateName=_launch_template(aws), Versions=["$Latest"]
+    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    # The stack's key pair reaches the instances (KeyName, a HasKeyName !Condition).
+    assert launch["KeyName"] == "ragstack-local"
+
+
+def _launch_template(aws) -> str:
+    resources = aws("cloudformation").list_stack_resources(StackName=STACK_NAME)
+    (template_id,) = [
+        r["PhysicalResourceId"]
+        for r in resources["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::EC2::LaunchTemplate"
+    ]
+    return aws("ec2").describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][
+        0
+    ]["LaunchTemplateName"]
+
+
+SSH_CONNECTION = re.compile(r"ESTABLISH (\w+) CONNECTION FOR USER: (\S+)")
+
+
+def test_host_play_connects_over_ssh_as_admin_and_escalates(deployment: Deployment) -> None:
+    connections = collections.Counter(SSH_CONNECTION.findall(deployment.first.output))
+    # Every connection is the controller itself or SSH as the AMI's user: no docker exec.
+    assert set(connections) <= {("LOCAL", "root"), ("SSH", "admin")}, connections
+    assert connections[("SSH", "admin")] > 0
+    assert re.search(r"sudo -H -S -n\s+-u root", deployment.first.output), "no become seen"
+
+
+def _ssh(user: str, address: str, command: str) -> subprocess.CompletedProcess[str]:
+    proxy = (
+        "sh -c 'exec docker exec -i "
+        "$(docker ps -q --filter label=ragstack.private-ip=%h) nc 127.0.0.1 %p'"
+    )
+    return subprocess.run(
+        [
+            "ssh", "-i", str(LOCAL_AWS_DIR / "ssh" / "id_ed25519"), "-o", f"ProxyCommand={proxy}",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            f"{user}@{address}", command,
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_instances_take_the_stack_key_for_admin_only(deployment: Deployment, aws) -> None:
+    (address,) = [
+        i["PrivateIpAddress"]
+        for r in aws("ec2").describe_instances(InstanceIds=deployment.instance_ids[:1])[
+            "Reservations"
+        ]
+        for i in r["Instances"]
+    ]
+    admin = _ssh("admin", address, "id -u; sudo -n id -u")
+    assert admin.returncode == 0, admin.stderr
+    assert admin.stdout.split() == ["1000", "0"]
+    root = _ssh("root", address, "id -u")
+    assert root.returncode != 0
+    assert "Permission denied" in root.stderr
 
 
 def test_secret_canary_never_leaks(deployment: Deployment) -> None:

@@ -43,6 +43,8 @@ LABEL_INSTANCE = "ragstack.instance-id"
 LABEL_STACK = "ragstack.stack"
 LABEL_PRIVATE_IP = "ragstack.private-ip"
 AMI_USER = "admin"
+# Which agent made a container: the port of its moto (set by start_in_background).
+AGENT_ID = ""
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,10 @@ def _public_key(key_pair: object | None) -> str:
 
 
 def containers() -> dict[str, str]:
-    """instance id -> container state, for the containers this harness made."""
+    """instance id -> container state, for the containers this agent made (another moto's
+    agent, e.g. a test's on another port, keeps its own)."""
     listed = docker(
-        "ps", "-a", "--filter", f"label={LABEL_HARNESS}",
+        "ps", "-a", "--filter", f"label={LABEL_HARNESS}={AGENT_ID}",
         "--format", f'{{{{.Label "{LABEL_INSTANCE}"}}}} {{{{.State}}}}',
     )  # fmt: skip
     return dict(line.split(" ", 1) for line in listed.stdout.splitlines() if " " in line)
@@ -114,7 +117,7 @@ def launch(instance: Instance) -> None:
     name = instance.instance_id
     run = docker(
         "run", "-d", "--name", name, "--hostname", name,
-        "--label", f"{LABEL_HARNESS}=1",
+        "--label", f"{LABEL_HARNESS}={AGENT_ID}",
         "--label", f"{LABEL_INSTANCE}={name}",
         "--label", f"{LABEL_STACK}={instance.stack}",
         "--label", f"{LABEL_PRIVATE_IP}={instance.private_ip}",
@@ -232,6 +235,8 @@ def loop() -> None:
 
 
 def start_in_background(moto_port: int) -> None:
+    global AGENT_ID
+    AGENT_ID = str(moto_port)
     serve_endpoints(moto_port)
     threading.Thread(target=loop, name="instance-agent", daemon=True).start()
     log(f"running: image {HOST_IMAGE}, endpoints in {VPC_DIR}")

@@ -238,8 +238,11 @@ def seed(endpoint: str, cache: Path, region: str = REGION) -> dict[str, str]:
     return {"certificate_arn": arn, "key_name": KEY_NAME}
 
 
-def instance_containers() -> list[str]:
-    listed = docker("ps", "-a", "--filter", "label=ragstack.harness", "--format", "{{.Names}}")
+def instance_containers(port: int = MOTO_PORT) -> list[str]:
+    """The instance containers of the agent in the moto on this port."""
+    listed = docker(
+        "ps", "-a", "--filter", f"label=ragstack.harness={port}", "--format", "{{.Names}}"
+    )
     return listed.stdout.split()
 
 
