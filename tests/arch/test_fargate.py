@@ -85,12 +85,14 @@ def test_ecr_repositories_and_pushed_images(converged, aws, registry):
         ]
         assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
         # Pushed for real to the local registry standing in for ECR's (moto gap: ECR's
-        # registry API), under the same repository path and tag the task definition names.
+        # registry API), under the same repository path; the task definition names it by
+        # the digest the registry gave that push.
         image_id = local_image_id(SOURCES[name])
         tag = image_id.removeprefix("sha256:")[:12]
         assert registry.tags(name) == [tag]
         assert registry.config_digest(name, tag) == image_id
-        assert f"{repository['repositoryUri']}:{tag}" in images.values()
+        digest = registry.manifest_digest(name, tag)
+        assert f"{repository['repositoryUri']}@{digest}" in images.values()
     push = "ragstack.aws.ecr_images : Push each image"
     first, second = converged
     assert push in first.changed_tasks

@@ -51,6 +51,15 @@ class LocalRegistry:
     def tags(self, repository: str) -> list[str]:
         return self.get(f"{repository}/tags/list").get("tags") or []
 
+    def manifest_digest(self, repository: str, tag: str) -> str:
+        """The registry's content address of the manifest tagged tag."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/v2/{repository}/manifests/{tag}", method="HEAD"
+        )
+        request.add_header("Accept", MANIFEST_V2)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.headers["Docker-Content-Digest"]
+
     def config_digest(self, repository: str, tag: str) -> str:
         return self.get(f"{repository}/manifests/{tag}", MANIFEST_V2)["config"]["digest"]
 
@@ -148,14 +157,15 @@ def test_registry_holds_the_local_image(converged, registry):
     assert push not in second.changed_tasks
 
 
-def test_function_is_the_pushed_image(converged, aws):
+def test_function_is_the_pushed_image(converged, aws, registry):
     (repository,) = aws("ecr").describe_repositories(repositoryNames=[REPOSITORY])["repositories"]
     tag = local_image_id(IMAGE).removeprefix("sha256:")[:12]
     function = aws("lambda").get_function(FunctionName=f"{PREFIX}-embedding")
     configuration = function["Configuration"]
     assert configuration["PackageType"] == "Image"
-    # The ECR URI (what AWS pulls), not the local registry's address.
-    assert function["Code"]["ImageUri"] == f"{repository['repositoryUri']}:{tag}"
+    # The ECR URI (what AWS pulls), not the local registry's address, by the pushed digest.
+    digest = registry.manifest_digest(REPOSITORY, tag)
+    assert function["Code"]["ImageUri"] == f"{repository['repositoryUri']}@{digest}"
     assert function["Code"]["RepositoryType"] == "ECR"
     assert "Runtime" not in configuration
     assert "Handler" not in configuration

@@ -388,6 +388,24 @@ def test_browser_asks_and_sees_sources(deployment: Deployment) -> None:
             "AmiKind=cpu cannot be used with the GPU instance type g5.xlarge",
             id="gpu-with-cpu-ami",
         ),
+        pytest.param(
+            [
+                "-e",
+                "arch=ec2",
+                "-e",
+                "ragstack_connection_mode=ssm",
+                "-e",
+                "ragstack_key_name=",
+                "-e",
+                "ragstack_admin_cidr=",
+                "-e",
+                "ragstack_ssm_bucket=b",
+                "-e",
+                "preflight_session_manager_plugin=ragstack-no-such-plugin",
+            ],
+            "ragstack_connection_mode=ssm needs AWS's Session Manager plugin",
+            id="ssm-without-plugin",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_aws_call(
