@@ -117,7 +117,7 @@ def test_teardown_with_data_removes_secrets_and_artifacts(converged, run_playboo
 
 
 def test_teardown_refuses_an_unknown_arch(run_playbook, aws):
-    for arch, hint in (("nope", ""), ("ec2", "playbooks/teardown_local.yml")):
+    for arch, hint in (("nope", ""), ("ec2", "make teardown-local")):
         run = run_playbook("teardown.yml", "-e", f"arch={arch}", "-e", "confirm=yes")
         assert run.rc != 0
         assert f"arch={arch}: teardown.yml removes one of fargate, lambda, sagemaker" in run.text
