@@ -24,18 +24,31 @@ moto gaps met here (each is worked around or asserted elsewhere, never skipped):
 - Auto Scaling: instances launched from a launch template do not get its
   MetadataOptions (moto reports HttpTokens=optional, hop limit 1), so IMDSv2 is
   asserted on the launch template data, which is what AWS applies.
+- CloudFormation: AWS::S3::Bucket applies only BucketEncryption and Tags (no
+  LifecycleConfiguration, PublicAccessBlockConfiguration, OwnershipControls) and
+  AWS::S3::BucketPolicy is not implemented (a blank ListStackResources entry): the SSM
+  transfer bucket's encryption is asserted here, the rest on the template
+  (test_ec2_template.py); test_moto_gap_transfer_bucket_settings fails once moto applies them.
+- CloudFormation: an Fn::If that yields AWS::NoValue inside an IAM policy's Statement list
+  leaves a null statement (MalformedPolicyDocument); the template uses a conditional
+  AWS::IAM::Policy instead (SsmTransferKmsAccess).
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import collections
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from add_hosts_play import add_hosts
 from ansible_collections.ragstack.aws.plugins.module_utils import ec2_params
+from botocore.exceptions import ClientError
 from cfn_eval import load_template
+from ssm_user_data import rendered_script
 
 CPU_AMI_PARAMETER = "/ragstack-test/ami/cpu"
 GPU_AMI_PARAMETER = "/ragstack-test/ami/gpu"
@@ -65,6 +78,14 @@ APP_RESOURCES = {
     "AWS::IAM::InstanceProfile": 1,
     "AWS::Logs::LogGroup": 4,
 }
+# ConnectionMode=ssm: the transfer bucket and the role's access to it (moto does not list
+# the AWS::S3::BucketPolicy, see the module docstring).
+SSM_RESOURCES = {
+    "AWS::S3::Bucket": 1,
+    "AWS::IAM::Policy": 1,
+}
+RUNTIME_POLICY = "ragstack-runtime-config"
+TRANSFER_POLICY = "ragstack-ssm-transfer"
 
 
 class Deployment:
@@ -104,15 +125,39 @@ class Deployment:
         )
         return group
 
-    def inline_policy(self) -> dict[str, Any]:
+    def role_policy_names(self) -> list[str]:
+        role_name = self.physical_id("InstanceRole")
+        return sorted(self.aws("iam").list_role_policies(RoleName=role_name)["PolicyNames"])
+
+    def inline_policy(self, policy_name: str = RUNTIME_POLICY) -> dict[str, Any]:
         iam = self.aws("iam")
         role_name = self.physical_id("InstanceRole")
-        (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
         if isinstance(document, str):
             # moto stores the CloudFormation document as a Python repr (see module docstring).
             document = ast.literal_eval(document)
         return document
+
+    def transfer_buckets(self) -> list[str]:
+        """Buckets tagged as this stack's SSM transfer bucket, whatever their name."""
+        s3 = self.aws("s3")
+        found = []
+        for bucket in s3.list_buckets()["Buckets"]:
+            try:
+                tags = s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"]
+            except ClientError:
+                continue
+            tags = {tag["Key"]: tag["Value"] for tag in tags}
+            if (
+                tags.get("ragstack:stack") == STACK_NAME
+                and tags.get("ragstack:role") == "ssm-transfer"
+            ):
+                found.append(bucket["Name"])
+        return found
+
+    def user_data(self) -> str | None:
+        encoded = self.launch_template_data().get("UserData")
+        return base64.b64decode(encoded).decode() if encoded else None
 
     def auto_scaling_group(self) -> dict[str, Any]:
         (group,) = (
@@ -197,7 +242,7 @@ class TestDefaultStack:
         assert stack.status == "CREATE_COMPLETE"
 
     def test_expected_resources(self, stack: Deployment) -> None:
-        assert stack.type_counts() == {**CREATE_VPC_RESOURCES, **APP_RESOURCES}
+        assert stack.type_counts() == {**CREATE_VPC_RESOURCES, **APP_RESOURCES, **SSM_RESOURCES}
         assert "InstanceSshIngress" not in stack.resources
 
     def test_outputs(self, stack: Deployment) -> None:
@@ -412,6 +457,83 @@ class TestDefaultStack:
         (profile,) = iam.list_instance_profiles_for_role(RoleName=role_name)["InstanceProfiles"]
         assert profile["InstanceProfileName"] == stack.physical_id("InstanceProfile")
 
+    # ------------------------------------------------ the SSM connection's transfer bucket
+
+    def test_transfer_bucket_is_created_encrypted_with_kms(self, stack: Deployment) -> None:
+        bucket = stack.outputs["SsmTransferBucket"]
+        assert bucket == stack.physical_id("SsmTransferBucket")
+        assert stack.transfer_buckets() == [bucket]  # the lookup TestSshStack finds nothing with
+        s3 = stack.aws("s3")
+        (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ]
+        # aws:kms with the account's aws/s3 key: no customer managed key given.
+        assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
+        assert s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled"
+        assert "SsmTransferKmsKeyArn" not in stack.outputs
+
+    def test_instance_role_may_use_only_the_transfer_objects(self, stack: Deployment) -> None:
+        assert stack.role_policy_names() == [RUNTIME_POLICY, TRANSFER_POLICY]
+        (statement,) = stack.inline_policy(TRANSFER_POLICY)["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert sorted(statement["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+        assert statement["Resource"] == f"arn:aws:s3:::{stack.outputs['SsmTransferBucket']}/*"
+        runtime = json.dumps(stack.inline_policy(RUNTIME_POLICY))
+        assert "s3:" not in runtime
+
+    def test_moto_gap_transfer_bucket_settings(self, stack: Deployment) -> None:
+        """moto's CloudFormation drops the lifecycle rule, the public access block, the
+        ownership controls and the TLS-only bucket policy (asserted on the template in
+        test_ec2_template.py). When this fails, moto applies one: assert it here instead."""
+        s3 = stack.aws("s3")
+        bucket = stack.outputs["SsmTransferBucket"]
+        for call, missing in (
+            (s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration"),
+            (s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration"),
+            (s3.get_bucket_ownership_controls, "OwnershipControlsNotFoundError"),
+            (s3.get_bucket_policy, "NoSuchBucketPolicy"),
+        ):
+            with pytest.raises(ClientError) as raised:
+                call(Bucket=bucket)
+            assert raised.value.response["Error"]["Code"] == missing, call
+
+    def test_add_hosts_hands_the_stack_bucket_to_the_ssm_connection(
+        self, stack: Deployment, tmp_path: Path
+    ) -> None:
+        # The role's add_hosts entry point with this stack's outputs and instances, as the
+        # main entry point publishes them (ec2_stack_outputs, ec2_instance_info's fields).
+        instances = [
+            {
+                "instance_id": i["InstanceId"],
+                "instance_type": i["InstanceType"],
+                "private_ip_address": i["PrivateIpAddress"],
+            }
+            for i in stack.app_instances()
+        ]
+        found = add_hosts(
+            tmp_path,
+            {
+                "stack": {
+                    "ragstack_connection_mode": "ssm",
+                    "ec2_stack_outputs": stack.outputs,
+                    "ec2_stack_instances": instances,
+                }
+            },
+            region=stack.region,
+        )
+        assert found["stack"] == {
+            "ansible_connection": "community.aws.aws_ssm",
+            "ansible_host": instances[0]["instance_id"],
+            "ansible_aws_ssm_region": stack.region,
+            "ansible_aws_ssm_bucket_name": stack.outputs["SsmTransferBucket"],
+            "ansible_aws_ssm_bucket_sse_mode": "aws:kms",
+        }
+
+    def test_user_data_installs_the_ssm_agent(self, stack: Deployment) -> None:
+        # What moto rendered (Fn::Sub, Fn::Base64) is what the tests render and run
+        # (test_ec2_ssm_user_data.py).
+        assert stack.user_data() == rendered_script(stack.region, "amazonaws.com")
+
     def test_log_groups(self, stack: Deployment) -> None:
         groups = stack.aws("logs").describe_log_groups(logGroupNamePrefix="/ragstack/dev/")[
             "logGroups"
@@ -449,6 +571,15 @@ class TestSshStack:
         counts = stack.type_counts()
         assert counts["AWS::EC2::SecurityGroupIngress"] == 2
         assert "InstanceSshIngress" in stack.resources
+
+    def test_no_transfer_bucket_and_no_user_data(self, stack: Deployment) -> None:
+        # The same lookup finds the bucket in the ssm stack (TestDefaultStack).
+        assert stack.transfer_buckets() == []
+        assert stack.aws("s3").list_buckets()["Buckets"] == []
+        assert "SsmTransferBucket" not in stack.outputs
+        assert not {"SsmTransferBucket", "SsmTransferBucketAccess"} & set(stack.resources)
+        assert stack.role_policy_names() == [RUNTIME_POLICY]
+        assert stack.user_data() is None
 
     def test_ssh_only_from_admin_cidr(self, stack: Deployment) -> None:
         group = stack.security_group("InstanceSecurityGroup")
@@ -501,6 +632,11 @@ class TestGpuStack:
         (instance,) = stack.app_instances()
         assert instance["ImageId"] == stack.amis["gpu"]
 
+    def test_ssm_without_user_data(self, stack: Deployment) -> None:
+        # The Deep Learning AMI ships the SSM agent: the bucket, but no installer.
+        assert stack.transfer_buckets() == [stack.outputs["SsmTransferBucket"]]
+        assert stack.user_data() is None
+
 
 # ---------------------------------------------------------------- existing VPC
 
@@ -542,7 +678,7 @@ class TestExistingVpcStack:
     def test_no_network_resources_created(self, stack: tuple[Deployment, dict[str, Any]]) -> None:
         deployment, _ = stack
         assert deployment.status == "CREATE_COMPLETE"
-        assert deployment.type_counts() == APP_RESOURCES
+        assert deployment.type_counts() == {**APP_RESOURCES, **SSM_RESOURCES}
 
     def test_uses_the_given_vpc_and_subnets(self, stack: tuple[Deployment, dict[str, Any]]) -> None:
         deployment, layout = stack

@@ -361,7 +361,9 @@ def test_launch_template_hardening() -> None:
     assert data["Monitoring"] == {"Enabled": True}
     ebs = data["BlockDeviceMappings"][0]["Ebs"]
     assert (ebs["VolumeType"], ebs["Encrypted"]) == ("gp3", True)
-    assert "UserData" not in data
+    # Only the SSM agent installer, and only where it is needed (test_ec2_ssm_user_data.py).
+    assert data["UserData"]["Fn::If"][0] == "InstallSsmAgent"
+    assert data["UserData"]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
 
 
 def test_key_name_only_with_ssh() -> None:
@@ -405,17 +407,26 @@ def test_target_group_health_check() -> None:
 
 
 def test_policies_have_no_wildcard_actions() -> None:
+    """No Allow has a wildcard action or resource; only a Deny may cover s3:* (the transfer
+    bucket's TLS-only policy, which must refuse every action)."""
     documents = list(policy_documents())
     assert len(documents) >= 2, "expected the trust policy and the inline policy"
+    denies = []
     for name, document in documents:
         statements = document["Statement"]
         for statement in statements if isinstance(statements, list) else [statements]:
             assert "NotAction" not in statement, name
             assert "NotResource" not in statement, name
+            assert "NotPrincipal" not in statement, name
+            assert statement.get("Resource") != "*", name
+            if statement["Effect"] == "Deny":
+                denies.append((name, statement["Sid"]))
+                continue
+            assert statement["Effect"] == "Allow", name
             actions = statement["Action"]
             for action in actions if isinstance(actions, list) else [actions]:
                 assert "*" not in action, f"{name}: wildcard action {action}"
-            assert statement.get("Resource") != "*", name
+    assert denies == [("SsmTransferBucketPolicy", "DenyInsecureTransport")]
 
 
 def test_inline_policy_scope() -> None:
@@ -441,6 +452,110 @@ def test_inline_policy_scope() -> None:
     assert kms["Action"] == "kms:Decrypt"
     via = kms["Condition"]["StringEquals"]["kms:ViaService"]
     assert [v["Fn::Sub"].split(".")[0] for v in via] == ["ssm", "secretsmanager"]
+
+
+# ---------------------------------------------------------------- SSM connection: transfer bucket
+# moto's CloudFormation applies only the bucket's encryption and tags and has no
+# AWS::S3::BucketPolicy (test_ec2_stack_moto.py names the gap), so the rest is checked here.
+
+SSM_TRANSFER_RESOURCES = ("SsmTransferBucket", "SsmTransferBucketPolicy", "SsmTransferBucketAccess")
+SSH = {"ConnectionMode": "ssh", "AdminCidr": "203.0.113.0/24"}
+CMK = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-1111-2222-333344445555"
+
+
+def test_transfer_bucket_exists_only_in_ssm_mode() -> None:
+    for name in SSM_TRANSFER_RESOURCES:
+        assert RESOURCES[name]["Condition"] == "UseSsm", name
+    assert RESOURCES["SsmTransferKmsAccess"]["Condition"] == "HasSsmTransferKmsKey"
+    assert evaluator().condition("UseSsm") is True
+    assert evaluator(**SSH).condition("UseSsm") is False
+    assert evaluator().condition("HasSsmTransferKmsKey") is False
+    assert evaluator(SsmTransferKmsKeyArn=CMK).condition("HasSsmTransferKmsKey") is True
+    assert evaluator(**SSH, SsmTransferKmsKeyArn=CMK).condition("HasSsmTransferKmsKey") is False
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["SsmTransferBucket"]["Condition"] == "UseSsm"
+    assert outputs["SsmTransferBucket"]["Value"] == {"Ref": "SsmTransferBucket"}
+    assert outputs["SsmTransferKmsKeyArn"]["Condition"] == "HasSsmTransferKmsKey"
+    assert outputs["SsmTransferKmsKeyArn"]["Value"] == {"Ref": "SsmTransferKmsKeyArn"}
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("", True), (CMK, True), ("alias/aws/s3", False)])
+def test_transfer_kms_key_parameter(value: str, allowed: bool) -> None:
+    spec = TEMPLATE["Parameters"]["SsmTransferKmsKeyArn"]
+    assert spec["Default"] == ""
+    assert bool(re.fullmatch(spec["AllowedPattern"], value)) is allowed
+
+
+def test_transfer_bucket_keeps_nothing() -> None:
+    """SSE-KMS, versioning never enabled, everything expires after a day, no public access,
+    no ACLs (bucket owner enforced); the name is CloudFormation's (unique per stack)."""
+    props = RESOURCES["SsmTransferBucket"]["Properties"]
+    assert "BucketName" not in props
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    default = encryption["ServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    assert default["KMSMasterKeyID"] == {
+        "Fn::If": ["HasSsmTransferKmsKey", {"Ref": "SsmTransferKmsKeyArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert "VersioningConfiguration" not in props
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == 1
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert not {"Prefix", "Filter", "TagFilters"} & set(rule), "the rule must cover every object"
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+
+
+def test_transfer_bucket_refuses_anything_but_tls() -> None:
+    policy = RESOURCES["SsmTransferBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "SsmTransferBucket"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [
+            {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SsmTransferBucket}"},
+            {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SsmTransferBucket}/*"},
+        ],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def test_instance_role_may_use_only_the_transfer_objects() -> None:
+    access = RESOURCES["SsmTransferBucketAccess"]["Properties"]
+    assert access["Roles"] == [{"Ref": "InstanceRole"}]
+    (statement,) = access["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SsmTransferBucket}/*"}
+    # No other Allow in the template grants anything of S3.
+    s3_grants = [
+        (name, s.get("Sid"))
+        for name, document in policy_documents()
+        for s in document["Statement"]
+        if s["Effect"] == "Allow"
+        and any(
+            a.startswith("s3:")
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        )
+    ]
+    assert s3_grants == [("SsmTransferBucketAccess", "SsmTransferObjects")]
+    kms = RESOURCES["SsmTransferKmsAccess"]["Properties"]
+    assert kms["Roles"] == [{"Ref": "InstanceRole"}]
+    (statement,) = kms["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Resource"] == {"Ref": "SsmTransferKmsKeyArn"}
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.${AWS::URLSuffix}"}}
+    }
 
 
 # ---------------------------------------------------------------- logs, outputs, suppressions
@@ -470,6 +585,7 @@ def test_outputs() -> None:
         "TargetGroupArn",
         "InstanceSecurityGroupId",
         "LogGroupPrefix",
+        "SsmTransferBucket",
     }
     assert TEMPLATE["Outputs"]["Url"]["Value"] == {"Fn::Sub": "https://${LoadBalancer.DNSName}"}
 
@@ -480,5 +596,11 @@ def test_every_checkov_suppression_has_a_reason() -> None:
         for name, resource in RESOURCES.items()
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     ]
-    assert {skip["id"] for _, skip in skips} == {"CKV_AWS_260", "CKV_AWS_91"}
+    assert {skip["id"] for _, skip in skips} == {
+        "CKV_AWS_260",
+        "CKV_AWS_91",
+        # The SSM transfer bucket: no versioning on purpose, no access log bucket.
+        "CKV_AWS_21",
+        "CKV_AWS_18",
+    }
     assert all(len(skip["comment"]) > 30 for _, skip in skips)

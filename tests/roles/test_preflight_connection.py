@@ -1,6 +1,8 @@
 """ragstack.aws.preflight, entry point `connection`: an SSM connection is refused on the
-controller, before any AWS write, when AWS's Session Manager plugin or the transfer bucket
-is missing; with both (and in ssh mode) the same play passes. Runs on localhost only."""
+controller, before any AWS write, when AWS's Session Manager plugin is missing; with the
+plugin (and in ssh mode without it) the same play passes. The transfer bucket is not asked
+for: the stack creates it (cloudformation/ec2.yaml SsmTransferBucket; tests/cloudformation).
+Runs on localhost only."""
 
 from __future__ import annotations
 
@@ -30,22 +32,28 @@ def run(tmp_path, *extra: str):
     ("extra", "ok", "said"),
     [
         pytest.param(
-            ["-e", f"preflight_session_manager_plugin={MISSING}", "-e", "ragstack_ssm_bucket=b"],
+            ["-e", f"preflight_session_manager_plugin={MISSING}"],
             False,
             f"{MISSING} is not on the PATH",
             id="no-plugin",
         ),
         pytest.param(
-            ["-e", f"preflight_session_manager_plugin={PRESENT}", "-e", "ragstack_ssm_bucket="],
+            [
+                "-e",
+                "ragstack_connection_mode=ssm",
+                "-e",
+                f"preflight_session_manager_plugin={MISSING}",
+            ],
             False,
-            "ragstack_ssm_bucket, the S3 bucket the connection moves files through (unset",
-            id="no-bucket",
+            f"{MISSING} is not on the PATH",
+            id="no-plugin-explicit-ssm",
         ),
+        # No ragstack_ssm_bucket anywhere: the plugin is all the controller needs.
         pytest.param(
-            ["-e", f"preflight_session_manager_plugin={PRESENT}", "-e", "ragstack_ssm_bucket=b"],
+            ["-e", f"preflight_session_manager_plugin={PRESENT}"],
             True,
             "",
-            id="both",
+            id="plugin-present",
         ),
         pytest.param(
             [
@@ -60,9 +68,10 @@ def run(tmp_path, *extra: str):
         ),
     ],
 )
-def test_ssm_connection_needs_the_plugin_and_the_bucket(tmp_path, extra, ok, said):
+def test_ssm_connection_needs_the_plugin(tmp_path, extra, ok, said):
     result, text = run(tmp_path, *extra)
     assert (result.returncode == 0) is ok, text
     if not ok:
         assert "ragstack_connection_mode=ssm needs AWS's Session Manager plugin" in text
         assert said in text
+        assert "ragstack_ssm_bucket" not in text
