@@ -83,6 +83,20 @@ def test_image_overrides_come_from_the_environment() -> None:
     assert services["orchestrator"]["image"] == "example/orch:2"
 
 
+def test_release_reaches_both_services() -> None:
+    proc = compose("config", "--format", "json", env={"RAGSTACK_RELEASE": "r-3f9a2c1d7e4b"})
+    assert proc.returncode == 0, proc.stderr
+    for name, svc in json.loads(proc.stdout)["services"].items():
+        assert svc["environment"]["RAGSTACK_RELEASE"] == "r-3f9a2c1d7e4b", name
+
+
+def test_release_is_empty_when_unset(config: dict) -> None:
+    if os.environ.get("RAGSTACK_RELEASE") or (COMPOSE_FILE.parent / ".env").exists():
+        pytest.skip("RAGSTACK_RELEASE may be set here or in services/.env")
+    for name, svc in config["services"].items():
+        assert svc["environment"]["RAGSTACK_RELEASE"] == "", name
+
+
 @pytest.fixture(scope="module")
 def compose_stack() -> Iterator[str]:
     port = free_port()

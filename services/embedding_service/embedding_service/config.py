@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     embedding_service_host: str = "0.0.0.0"  # noqa: S104 - a container must listen beyond loopback
     embedding_service_port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
+    # Which release this process runs (`r-` + 12 hex chars), reported by /health; not a secret.
+    ragstack_release: str | None = None
 
     embedding_provider: str = "local"
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -73,6 +75,8 @@ class Settings(BaseSettings):
                 f"unknown EMBEDDING_PROVIDER {self.embedding_provider!r}; "
                 f"expected one of: {', '.join(PROVIDERS)}"
             )
+        if self.ragstack_release is not None:
+            self.ragstack_release = self.ragstack_release.strip() or None
         if self.vector_store is not None:
             self.vector_store = self.vector_store.strip().lower() or None
         if self.vector_store is not None and self.vector_store not in STORES:

@@ -19,8 +19,9 @@ def _service(request: Request) -> EmbeddingService:
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(request: Request) -> dict[str, str | None]:
+    # `release` is RAGSTACK_RELEASE as read at start-up with the other settings; null if unset.
+    return {"status": "ok", "release": request.app.state.settings.ragstack_release}
 
 
 @router.get("/ready")

@@ -67,6 +67,7 @@ def lambda_module(tmp_path, monkeypatch):
     monkeypatch.setenv("VECTOR_STORE", "local")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "lambda-data"))
     monkeypatch.delenv("MONGODB_URI", raising=False)
+    monkeypatch.delenv("RAGSTACK_RELEASE", raising=False)
     sys.modules.pop("lambda_handler", None)
     module = importlib.import_module("lambda_handler")
     yield module
@@ -76,7 +77,23 @@ def lambda_module(tmp_path, monkeypatch):
 def test_health(lambda_module):
     resp = lambda_module.handler(http_api_event("GET", "/health"), Context())
     assert resp["statusCode"] == 200
-    assert decode(resp) == {"status": "ok"}
+    assert decode(resp) == {"status": "ok", "release": None}
+
+
+def test_health_reports_the_release(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDDING_PROVIDER", "hashing")
+    monkeypatch.setenv("VECTOR_STORE", "local")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "lambda-data"))
+    monkeypatch.delenv("MONGODB_URI", raising=False)
+    monkeypatch.setenv("RAGSTACK_RELEASE", "r-3f9a2c1d7e4b")
+    sys.modules.pop("lambda_handler", None)
+    try:
+        module = importlib.import_module("lambda_handler")
+        resp = module.handler(http_api_event("GET", "/health"), Context())
+        assert resp["statusCode"] == 200
+        assert decode(resp) == {"status": "ok", "release": "r-3f9a2c1d7e4b"}
+    finally:
+        sys.modules.pop("lambda_handler", None)
 
 
 def test_embed_waits_for_model_then_answers(lambda_module):

@@ -96,7 +96,7 @@ function createApp(config = loadConfig(), { logger = createLogger() } = {}) {
   app.use(express.json({ limit: '1mb' }));
 
   app.get('/api/health', (req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', release: config.release });
   });
 
   app.get('/api/ready', async (req, res) => {

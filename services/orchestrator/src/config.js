@@ -74,6 +74,8 @@ function loadConfig(env = process.env) {
     readyTimeoutMs: intFromEnv(env, 'READY_TIMEOUT_MS', 5000),
     corsAllowOrigin: env.CORS_ALLOW_ORIGIN || '',
     logRequests: env.LOG_REQUESTS !== 'false',
+    // Which release this process runs (`r-` + 12 hex chars), reported by /api/health; not a secret.
+    release: (env.RAGSTACK_RELEASE || '').trim() || null,
     // Where each secret came from (a variable name or `<VAR>_FILE=<path>`), never its value.
     secretSources: { OPENAI_API_KEY: openaiApiKey.source },
   };

@@ -46,6 +46,7 @@ describe('lambda_handler.handler', () => {
     });
     Object.assign(process.env, { EMBEDDING_SERVICE_URL: embedding.url, LOG_REQUESTS: 'false' });
     delete process.env.OPENAI_API_KEY;
+    process.env.RAGSTACK_RELEASE = 'r-3f9a2c1d7e4b';
     ({ handler } = require(path.join(__dirname, '..', 'lambda_handler.js')));
   });
 
@@ -54,10 +55,10 @@ describe('lambda_handler.handler', () => {
     await embedding.close();
   });
 
-  it('answers /api/health', async () => {
+  it('answers /api/health with the release from RAGSTACK_RELEASE', async () => {
     const result = await handler(httpApiEvent('GET', '/api/health'), {});
     assert.equal(result.statusCode, 200);
-    assert.deepEqual(JSON.parse(result.body), { status: 'ok' });
+    assert.deepEqual(JSON.parse(result.body), { status: 'ok', release: 'r-3f9a2c1d7e4b' });
     assert.match(result.headers['content-type'], /application\/json/);
   });
 

@@ -76,6 +76,6 @@ describe('POST /api/query in extractive mode', () => {
     const response = await fetch(`${orchestrator.url}/api/health`);
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(response.headers.get('x-powered-by'), null);
-    assert.deepEqual(await response.json(), { status: 'ok' });
+    assert.deepEqual(await response.json(), { status: 'ok', release: null });
   });
 });

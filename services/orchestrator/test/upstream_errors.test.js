@@ -100,7 +100,7 @@ describe('embedding service failures', () => {
     it('still reports itself healthy (liveness does not depend on upstreams)', async () => {
       const { status, body } = await getJson(`${down.url}/api/health`);
       assert.equal(status, 200);
-      assert.deepEqual(body, { status: 'ok' });
+      assert.deepEqual(body, { status: 'ok', release: null });
     });
   });
 });
