@@ -1,12 +1,14 @@
 """What every suite under tests/ shares (pyproject puts tests/ on sys.path): the
-collection's Python importable by its Ansible name, and the local AWS fixtures."""
+collection's Python importable by its Ansible name, the local AWS fixtures, and gpg with a
+throwaway home (gpg_kit.py)."""
 
 import sys
 from pathlib import Path
 
+from gpg_kit import gnupg
 from moto_kit import aws, moto_endpoint
 
-__all__ = ["aws", "moto_endpoint"]
+__all__ = ["aws", "gnupg", "moto_endpoint"]
 
 # `make setup` links the checkout as .collections/ansible_collections/ragstack/aws, so the
 # collection's Python is imported by the same name Ansible uses.

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,31 +22,21 @@ import boto3
 import botocore.config
 import pytest
 
+# The launcher, its environment and the readiness probe are the local deploy's own.
+from harness.local_aws import MOTO_ENV, MOTO_LAUNCHER, answers
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MOTO_LAUNCHER = REPO_ROOT / "tests/harness/moto_server.py"
 MOTO_HOST = "127.0.0.1"
 MOTO_START_TIMEOUT = 30.0
 AWS_REGION = "us-east-1"
 # moto's default account.
 AWS_ACCOUNT_ID = "123456789012"
-# moto's ECS reports this many running tasks, so a deployment completes (steady
-# state) instead of staying IN_PROGRESS forever; the local deploy sets the same.
-MOTO_ENV = {"MOTO_ECS_SERVICE_RUNNING": "2"}
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((MOTO_HOST, 0))
         return sock.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    """True when url answers 200 within a second."""
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 @contextlib.contextmanager

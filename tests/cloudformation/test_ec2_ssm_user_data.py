@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cfn_eval import Evaluator, load_template, parameter_values
+from gpg_kit import colon_records, new_key
 from ssm_user_data import (
     DOCUMENTED_FINGERPRINT,
     DOCUMENTED_FINGERPRINT_HEX,
@@ -120,33 +120,6 @@ def test_package_comes_from_the_regional_bucket(region, suffix, url) -> None:
 
 
 # ---------------------------------------------------------------- the key
-
-
-@pytest.fixture
-def gnupg(tmp_path) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
-    """gpg with a throwaway home (0700), never the user's keyring."""
-    gpg = shutil.which("gpg")
-    assert gpg, "gpg is needed (Debian package gpg)"
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [gpg, "--batch", "--homedir", str(home), *args],
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=120,
-        )
-
-    yield run
-    subprocess.run(
-        ["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True
-    )
-
-
-def colon_records(output: str, kind: str) -> list[list[str]]:
-    return [line.split(":") for line in output.splitlines() if line.startswith(kind + ":")]
 
 
 def test_embedded_key_is_the_shipped_file() -> None:
@@ -297,25 +270,22 @@ def signer(gnupg, tmp_path) -> Callable[..., Signer]:
     """Throwaway signing keys: signer("name") or signer("name", expired=True)."""
 
     def make(name: str, expired: bool = False) -> Signer:
-        uid = f"ragstack test {name} <{name}@ragstack.test>"
         # An expired key: made and used in 2020, valid for a day.
-        when = ["--faked-system-time", "20200101T000000"] if expired else []
-        gnupg(*when, "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", uid,
-              "ed25519", "sign", "1d" if expired else "never")  # fmt: skip
-        listed = gnupg("--with-colons", "--fingerprint", uid).stdout
-        fingerprint = colon_records(listed, "fpr")[0][9]
-        armored = gnupg("--armor", "--export", fingerprint).stdout
+        faked_time = "20200101T000000" if expired else None
+        when = ["--faked-system-time", faked_time] if faked_time else []
+        key = new_key(gnupg, name, "ed25519", "sign", "1d" if expired else "never",
+                      faked_time=faked_time)  # fmt: skip
 
         def sign(data: bytes) -> bytes:
             source = tmp_path / f"to-sign-{name}"
             source.write_bytes(data)
             target = source.with_suffix(".sig")
             target.unlink(missing_ok=True)
-            gnupg(*when, "--local-user", fingerprint, "--output", str(target), "--detach-sign",
+            gnupg(*when, "--local-user", key.fingerprint, "--output", str(target), "--detach-sign",
                   str(source))  # fmt: skip
             return target.read_bytes()
 
-        return Signer(armored, fingerprint, sign)
+        return Signer(key.armored, key.fingerprint, sign)
 
     return make
 

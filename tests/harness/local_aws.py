@@ -51,7 +51,8 @@ KEY_NAME = "ragstack-local"
 CERTIFICATE_TAG = "ragstack-local"
 REGION = "us-east-1"
 START_TIMEOUT = 60.0
-# Without it moto never reports an ECS deployment as running (arch=fargate's steady-state wait).
+# moto's ECS reports this many running tasks: without it a deployment never reaches steady
+# state (arch=fargate's wait). tests/moto_kit.py starts the tests' moto with it too.
 MOTO_ENV = {"MOTO_ECS_SERVICE_RUNNING": "2"}
 
 
@@ -60,6 +61,7 @@ def log(message: str) -> None:
 
 
 def answers(url: str) -> bool:
+    """True when url answers 200 within a second (tests/moto_kit.py waits for moto with it)."""
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return response.status == 200

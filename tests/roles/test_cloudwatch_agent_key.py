@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_json import messages, run_playbook_json
+from gpg_kit import colon_records, new_key
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "cloudwatch_agent"
 SHIPPED_KEY = ROLE / "files" / "amazon-cloudwatch-agent.gpg"
@@ -30,34 +30,6 @@ FINGERPRINTS = ROLE / "files" / "openpgp_fingerprints.py"
 DOCUMENTED = "9376 16F3 450B 7D80 6CBD 9725 D581 6730 3B78 9C72"
 DOCUMENTED_HEX = DOCUMENTED.replace(" ", "")
 END = "-----END PGP PUBLIC KEY BLOCK-----"
-
-
-@pytest.fixture
-def gnupg(tmp_path):
-    """Run gpg with a throwaway home (0700), never the user's keyring."""
-    gpg = shutil.which("gpg")
-    assert gpg, "gpg is needed to check the shipped key (Debian package gnupg)"
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [gpg, "--batch", "--homedir", str(home), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-
-    yield run
-    subprocess.run(
-        ["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True
-    )
-
-
-def colon_records(output: str, kind: str) -> list[list[str]]:
-    return [line.split(":") for line in output.splitlines() if line.startswith(kind + ":")]
 
 
 def fingerprints_py(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -95,13 +67,10 @@ def test_role_pins_the_documented_fingerprint():
 def test_fingerprint_script_agrees_with_gpg(gnupg):
     assert fingerprints_py(stdin=SHIPPED_KEY.read_text()).stdout.split() == [DOCUMENTED_HEX]
     for algo in ("ed25519", "rsa2048"):
-        uid = f"ragstack test {algo} <{algo}@ragstack.test>"
-        gnupg("--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", uid, algo)
-        armored = gnupg("--armor", "--export", uid).stdout
-        shown = gnupg("--with-colons", "--fingerprint", uid).stdout
-        expected = [record[9] for record in colon_records(shown, "fpr")][:1]
-        assert fingerprints_py(stdin=armored).stdout.split() == expected, algo
-        encoded = base64.b64encode(armored.encode()).decode()
+        key = new_key(gnupg, algo, algo)
+        expected = [key.fingerprint]
+        assert fingerprints_py(stdin=key.armored).stdout.split() == expected, algo
+        encoded = base64.b64encode(key.armored.encode()).decode()
         reported = json.loads(fingerprints_py("--json", encoded).stdout)
         assert reported == {"fingerprints": expected, "error": ""}
 
