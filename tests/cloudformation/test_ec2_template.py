@@ -547,7 +547,10 @@ def test_instance_role_may_use_only_the_transfer_objects() -> None:
             for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
         )
     ]
-    assert s3_grants == [("SsmTransferBucketAccess", "SsmTransferObjects")]
+    assert sorted(s3_grants) == [
+        ("ReleaseReadPolicy", "ReadReleaseArtifacts"),
+        ("SsmTransferBucketAccess", "SsmTransferObjects"),
+    ]
     kms = RESOURCES["SsmTransferKmsAccess"]["Properties"]
     assert kms["Roles"] == [{"Ref": "InstanceRole"}]
     (statement,) = kms["PolicyDocument"]["Statement"]
@@ -556,6 +559,32 @@ def test_instance_role_may_use_only_the_transfer_objects() -> None:
     assert statement["Condition"] == {
         "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.${AWS::URLSuffix}"}}
     }
+
+
+def test_instance_role_reads_only_the_release_prefixes() -> None:
+    """Hosts fetch their release's bundle themselves: read-only, two prefixes, one bucket."""
+    release = RESOURCES["ReleaseReadPolicy"]
+    assert release["Condition"] == "HasReleaseBucket"
+    assert release["Properties"]["Roles"] == [{"Ref": "InstanceRole"}]
+    (statement,) = release["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ReleaseBucket}/artifacts/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ReleaseBucket}/releases/*"},
+    ]
+    assert TEMPLATE["Conditions"]["HasReleaseBucket"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReleaseBucket"}, ""]}]
+    }
+
+
+def test_release_id_parameter_and_output() -> None:
+    parameter = TEMPLATE["Parameters"]["ReleaseId"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], "r-3f9a2c1d7e4b")
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert not re.fullmatch(parameter["AllowedPattern"], "latest")
+    assert TEMPLATE["Outputs"]["ReleaseId"]["Value"] == {"Ref": "ReleaseId"}
 
 
 # ---------------------------------------------------------------- logs, outputs, suppressions

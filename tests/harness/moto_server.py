@@ -24,6 +24,15 @@ which also fails once moto closes the gap itself, so a fix never outlives its re
   `!And [!Condition A, ...]` is false. In cloudformation/ec2.yaml that dropped the
   launch template's KeyName (HasKeyName) and the NAT gateway (CreateNat).
 
+- S3 bucket policies are evaluated without their Condition blocks (moto's IAM policy
+  evaluation has no Condition support), so a Deny that AWS applies only when its
+  condition holds denies every request. The collection's buckets carry the standard
+  TLS-only statement (Deny when aws:SecureTransport is false): against moto it refused
+  every object call. Every AWS SDK call is TLS; the local endpoint is plain HTTP only
+  because it is the harness (docs/local-vs-aws.md). The fix drops exactly that
+  statement when moto evaluates a bucket's policy; every other statement, conditional
+  or not, is evaluated as moto does.
+
 With RAGSTACK_HARNESS_INSTANCES=1 the process also plays EC2's data plane
 (instance_agent.py): every running instance gets a systemd container.
 """
@@ -133,10 +142,51 @@ def read_yaml_condition_references() -> None:
     parsing.parse_condition = parse_condition_reading_short_form
 
 
+def _is_tls_only_deny(statement: Any) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+        return False
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or set(condition) != {"Bool"}:
+        return False
+    values = condition["Bool"]
+    if not isinstance(values, dict) or set(values) != {"aws:SecureTransport"}:
+        return False
+    wanted = values["aws:SecureTransport"]
+    return [str(v).lower() for v in (wanted if isinstance(wanted, list) else [wanted])] == ["false"]
+
+
+def evaluate_bucket_policies_over_tls() -> None:
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    get_permission = FakeBucket.get_permission
+    if getattr(get_permission, "ragstack_fix", False):
+        return
+
+    def get_permission_over_tls(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [statement for statement in statements if not _is_tls_only_deny(statement)]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(
+            action, resource
+        )
+
+    get_permission_over_tls.ragstack_fix = True
+    FakeBucket.get_permission = get_permission_over_tls
+
+
 def apply_fixes() -> None:
     keep_ecs_create_service_parameters()
     publish_public_ami_parameters()
     read_yaml_condition_references()
+    evaluate_bucket_policies_over_tls()
 
 
 def _port(argv: list[str]) -> int:

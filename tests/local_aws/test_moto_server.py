@@ -157,3 +157,68 @@ def test_plain_moto_still_misreads_yaml_condition_references(plain_moto):
         "moto now evaluates `!Condition` in YAML: remove the fix "
         "read_yaml_condition_references from tests/harness/moto_server.py"
     )
+
+
+# --- bucket policy conditions -----------------------------------------------------------
+
+
+def _statement(sid: str, bucket: str, condition: dict | None = None, action: str = "s3:*") -> dict:
+    statement = {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _head_status(aws, bucket: str, statements: list[dict]) -> int:
+    import json
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="artifacts/a.txt", Body=b"a")
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )
+    try:
+        s3.head_object(Bucket=bucket, Key="artifacts/a.txt")
+    except s3.exceptions.ClientError as exc:
+        return int(exc.response["Error"]["Code"])
+    return 200
+
+
+def test_tls_only_bucket_policy_allows_the_sdk(aws):
+    """The TLS-only statement (release bucket, SSM transfer bucket) lets SDK calls through."""
+    assert (
+        _head_status(aws, "tls-only", [_statement("DenyInsecureTransport", "tls-only", TLS_ONLY)])
+        == 200
+    )
+
+
+def test_unconditional_deny_still_denies(aws):
+    """Positive control: the same check sees a Deny that holds, next to the TLS-only one."""
+    statements = [
+        _statement("DenyInsecureTransport", "denied", TLS_ONLY),
+        _statement("DenyEverything", "denied"),
+    ]
+    assert _head_status(aws, "denied", statements) == 403
+
+
+def test_plain_moto_still_ignores_policy_conditions(plain_moto):
+    # A condition that never holds on AWS (no IAM user of that name makes SDK calls here):
+    # AWS allows the call, moto (no Condition support) denies it.
+    never = {"StringEquals": {"aws:username": "nobody-at-all"}}
+    assert (
+        _head_status(plain_moto, "conditions", [_statement("NeverApplies", "conditions", never)])
+        == 403
+    ), (
+        "moto now evaluates bucket policy conditions: re-check evaluate_bucket_policies_over_tls "
+        "in tests/harness/moto_server.py (it may only need to speak for the plain-HTTP harness)"
+    )
