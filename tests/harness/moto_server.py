@@ -33,6 +33,35 @@ which also fails once moto closes the gap itself, so a fix never outlives its re
   statement when moto evaluates a bucket's policy; every other statement, conditional
   or not, is evaluated as moto does.
 
+Stack updates through a change set (CreateChangeSet UPDATE + ExecuteChangeSet, what the
+ec2_stack role does; tests/local_aws/test_moto_change_sets.py):
+
+- ExecuteChangeSet updates the resources but not the stack: AWS re-evaluates the Outputs
+  and records the change set's Parameters and Tags as the stack's; moto keeps the outputs
+  it had evaluated (the ReleaseId output kept the previous release), keeps the parameters
+  the next CreateChangeSet compares against (scaling back 2->1 read as "didn't contain
+  changes") and ignores the Tags. A CREATE change set left the stack without outputs.
+- CreateChangeSet diffs templates only: AWS lists a Modify for every resource that reads
+  a changed parameter (Ref, Fn::Sub, an Fn::If condition), moto lists none (InstanceCount
+  1->2 gave Changes: []), and applies only direct Refs to a parameter passed with a new
+  string. The fix reads each resource with the old and the new parameters and conditions,
+  for the listing and for the update alike; a Modify carries its PhysicalResourceId and
+  Replacement (True when the name property changes, False for the types in
+  REPLACING_PROPERTIES, else Conditional).
+- AWS::AutoScaling::AutoScalingGroup updates replace the group in moto (every instance
+  terminated, new ones launched); AWS updates it in place: a larger DesiredCapacity keeps
+  the running instances and launches the difference, a smaller one terminates the
+  surplus, a new launch template version leaves running instances alone. A new
+  AutoScalingGroupName still replaces it. Rolling replacement (UpdatePolicy
+  AutoScalingRollingUpdate) is not played.
+- A resource moto has no CloudFormation update for (VPC, subnet, target group, log group,
+  ...) is dropped from the stack when a change reaches it (a blank ListStackResources
+  entry, Refs to it resolve to nothing, DeleteStack leaves it behind so re-creating the
+  stack hits ResourceAlreadyExistsException on named resources). AWS updates or replaces
+  it; the fix keeps it as it was, still the stack's.
+- AWS::Logs::LogGroup is one of those: AWS updates RetentionInDays in place and replaces
+  the group for a new LogGroupName; the fix does both.
+
 With RAGSTACK_HARNESS_INSTANCES=1 the process also plays EC2's data plane
 (instance_agent.py): every running instance gets a systemd container.
 """
@@ -40,6 +69,7 @@ With RAGSTACK_HARNESS_INSTANCES=1 the process also plays EC2's data plane
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -182,11 +212,323 @@ def evaluate_bucket_policies_over_tls() -> None:
     FakeBucket.get_permission = get_permission_over_tls
 
 
+# --- CloudFormation change sets (UPDATE) ------------------------------------------------
+
+
+def execute_change_set_refreshing_the_stack() -> None:
+    from moto.cloudformation.models import CloudFormationBackend
+
+    execute = CloudFormationBackend.execute_change_set
+    if getattr(execute, "ragstack_fix", False):
+        return
+
+    def execute_change_set_refreshing(
+        self: Any, change_set_name: str, stack_name: str | None = None
+    ) -> None:
+        execute(self, change_set_name, stack_name)
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        # moto has already set stack.template to the change set's; the outputs are
+        # evaluated from the parsed template, against the updated resources and parameters,
+        # as UpdateStack does it.
+        stack._parse_template()
+        stack.description = stack.template_dict.get("Description")
+        stack.output_map = stack._create_output_map()
+        if change_set.parameters:
+            # What the next CreateChangeSet compares against ("didn't contain changes")
+            # and what UsePreviousValue reads.
+            stack.parameters = dict(change_set.parameters)
+        if change_set.tags:
+            # moto reads an absent Tags as {}: only a change set that names tags sets them.
+            stack.tags = dict(change_set.tags)
+
+    execute_change_set_refreshing.ragstack_fix = True
+    CloudFormationBackend.execute_change_set = execute_change_set_refreshing
+
+
+# Properties whose change replaces the resource, for the types whose other properties
+# are all updated in place (the AWS resource reference's "Update requires: Replacement").
+REPLACING_PROPERTIES = {
+    "AWS::AutoScaling::AutoScalingGroup": {"AutoScalingGroupName"},
+    "AWS::Logs::LogGroup": {"LogGroupName"},
+}
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+def _with_parameters(node: Any, parameters: dict[str, Any], conditions: Any) -> Any:
+    """node with the parameter values and condition outcomes it uses filled in; references
+    to resources (Ref, Fn::GetAtt, ${Resource.Attr}) stay as written."""
+    if isinstance(node, list):
+        return [_with_parameters(item, parameters, conditions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, value),) = node.items()
+        if key == "Ref" and isinstance(value, str) and value in parameters:
+            return parameters[value]
+        if key == "Fn::If" and isinstance(value, list) and len(value) == 3:
+            branch = value[1] if conditions[value[0]] else value[2]
+            return _with_parameters(branch, parameters, conditions)
+        if key == "Fn::Sub":
+            text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in parameters and name not in variables:
+                    return str(parameters[name])
+                return match.group(0)
+
+            text = _SUB_VARIABLE.sub(substitute, text)
+            if isinstance(value, str):
+                return {key: text}
+            return {key: [text, _with_parameters(variables, parameters, conditions)]}
+    return {k: _with_parameters(v, parameters, conditions) for k, v in node.items()}
+
+
+def _parameter_views(
+    resource_map: Any, template: dict[str, Any], parameters: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each resource the stack keeps (same logical id, present before and after), as it
+    reads with the stack's parameters and with the new ones."""
+    from moto.cloudformation.parsing import ResourceMap
+
+    new_map = ResourceMap(
+        resource_map.stack_id,
+        resource_map["AWS::StackName"],
+        # As ResourceMap.update: no parameters given keeps the stack's.
+        parameters or resource_map.input_parameters,
+        resource_map.tags,
+        region_name=resource_map._region_name,
+        account_id=resource_map._account_id,
+        template=template,
+        cross_stack_resources=resource_map.cross_stack_resources,
+    )
+    new_map.load_mapping()
+    new_map.load_parameters()
+    new_map.load_conditions()
+    old_resources = resource_map._resource_json_map
+    old_views, new_views = {}, {}
+    for name, new_json in template.get("Resources", {}).items():
+        old_json = old_resources.get(name)
+        if old_json is None or old_json.get("Type") != new_json.get("Type"):
+            continue
+        old_condition, new_condition = old_json.get("Condition"), new_json.get("Condition")
+        if old_condition and not resource_map.lazy_condition_map[old_condition]:
+            continue
+        if new_condition and not new_map.lazy_condition_map[new_condition]:
+            continue
+        strip = {"Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy"}
+        old_views[name] = _with_parameters(
+            {k: v for k, v in old_json.items() if k not in strip},
+            resource_map.resolved_parameters,
+            resource_map.lazy_condition_map,
+        )
+        new_views[name] = _with_parameters(
+            {k: v for k, v in new_json.items() if k not in strip},
+            new_map.resolved_parameters,
+            new_map.lazy_condition_map,
+        )
+    return old_views, new_views
+
+
+def _replacement(resource_type: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    from moto.cloudformation.parsing import resource_name_property_from_type
+
+    old_properties, new_properties = old.get("Properties") or {}, new.get("Properties") or {}
+    changed = {
+        name
+        for name in set(old_properties) | set(new_properties)
+        if old_properties.get(name) != new_properties.get(name)
+    }
+    replacing = set(REPLACING_PROPERTIES.get(resource_type, ()))
+    name_property = resource_name_property_from_type(resource_type)
+    if name_property:
+        replacing.add(name_property)
+    if changed & replacing:
+        return "True"
+    return "False" if resource_type in REPLACING_PROPERTIES else "Conditional"
+
+
+def list_parameter_changes_in_change_sets() -> None:
+    from moto.cloudformation.models import Change, ChangeSet
+    from moto.cloudformation.parsing import ResourceMap
+
+    build_resource_diff = ResourceMap.build_resource_diff
+    if getattr(build_resource_diff, "ragstack_fix", False):
+        return
+    diff = ChangeSet.diff
+
+    def build_resource_diff_reading_parameters(
+        self: Any, other_template: dict[str, Any], parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        # moto's own parameter pass (a direct Ref to a passed parameter whose raw string
+        # differs) is replaced: a resource is modified when it reads differently with the
+        # new parameters, through Ref, Fn::Sub or an Fn::If condition.
+        names = build_resource_diff(self, other_template, None)
+        old_views, new_views = _parameter_views(self, other_template, parameters)
+        for name, view in new_views.items():
+            if view != old_views[name] and name not in names["Modify"]:
+                names["Modify"].append(name)
+        return names
+
+    def diff_with_parameters(self: Any) -> list[Any]:
+        if self.change_set_type != "UPDATE":
+            return diff(self)
+        resource_map = self.stack.resource_map
+        names = resource_map.build_resource_diff(self.template_dict, self.parameters)
+        old_views, new_views = _parameter_views(resource_map, self.template_dict, self.parameters)
+        changes = []
+        for action in ("Add", "Modify", "Remove"):
+            for name in names[action]:
+                source = resource_map._resource_json_map if action == "Remove" else None
+                resource_type = (source or self.template_dict["Resources"])[name]["Type"]
+                change = Change(action, name, resource_type)
+                if action != "Add":
+                    resource = resource_map._parsed_resources.get(name)
+                    change.physical_resource_id = getattr(resource, "physical_resource_id", None)
+                if action == "Modify":
+                    old = old_views.get(name, resource_map._resource_json_map[name])
+                    new = new_views.get(name, self.template_dict["Resources"][name])
+                    change.replacement = _replacement(resource_type, old, new)
+                changes.append(change)
+        return changes
+
+    build_resource_diff_reading_parameters.ragstack_fix = True
+    diff_with_parameters.ragstack_fix = True
+    ResourceMap.build_resource_diff = build_resource_diff_reading_parameters
+    ChangeSet.diff = diff_with_parameters
+
+
+def update_auto_scaling_groups_in_place() -> None:
+    from moto.autoscaling.models import FakeAutoScalingGroup, autoscaling_backends
+
+    replace = FakeAutoScalingGroup.update_from_cloudformation_json
+    if getattr(replace, "ragstack_fix", False):
+        return
+
+    def as_int(value: Any) -> int | None:
+        return None if value is None else int(value)
+
+    def update_in_place(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        backend = autoscaling_backends[account_id][region_name]
+        properties = cloudformation_json["Properties"]
+        wanted_name = properties.get("AutoScalingGroupName")
+        name = getattr(original_resource, "name", None)
+        if name not in backend.autoscaling_groups or (wanted_name and wanted_name != name):
+            # A new name is a replacement on AWS too.
+            return replace(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+        group = backend.update_auto_scaling_group(
+            name=name,
+            availability_zones=properties.get("AvailabilityZones", []),
+            desired_capacity=as_int(properties.get("DesiredCapacity")),
+            max_size=as_int(properties.get("MaxSize")),
+            min_size=as_int(properties.get("MinSize")),
+            launch_config_name=properties.get("LaunchConfigurationName"),
+            launch_template=properties.get("LaunchTemplate", {}),
+            vpc_zone_identifier=",".join(properties.get("VPCZoneIdentifier", [])) or None,
+            health_check_period=as_int(properties.get("HealthCheckGracePeriod")),
+            health_check_type=properties.get("HealthCheckType"),
+            new_instances_protected_from_scale_in=properties.get(
+                "NewInstancesProtectedFromScaleIn"
+            ),
+            mixed_instances_policy=properties.get("MixedInstancesPolicy") or None,
+        )
+        if properties.get("Cooldown") is not None:
+            group.default_cooldown = as_int(properties["Cooldown"])
+        group.termination_policies = properties.get("TerminationPolicies") or ["Default"]
+        wanted_target_groups = properties.get("TargetGroupARNs", [])
+        removed = [arn for arn in group.target_group_arns if arn not in wanted_target_groups]
+        if removed:
+            backend.detach_load_balancer_target_groups(name, removed)
+        added = [arn for arn in wanted_target_groups if arn not in group.target_group_arns]
+        if added:
+            backend.attach_load_balancer_target_groups(name, added)
+        # Replaced as a whole (the setter fills ResourceId/ResourceType); instances
+        # launched from now on get the new propagated tags, running ones keep theirs.
+        group.tags = [dict(tag) for tag in properties.get("Tags", [])]
+        return group
+
+    update_in_place.ragstack_fix = True
+    FakeAutoScalingGroup.update_from_cloudformation_json = classmethod(update_in_place)
+
+
+def keep_resources_moto_cannot_update() -> None:
+    from moto.cloudformation import parsing
+
+    update = parsing.parse_and_update_resource
+    if getattr(update, "ragstack_fix", False):
+        return
+
+    def parse_and_update_keeping(
+        logical_id: str, resource_json: Any, resources_map: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        updated = update(logical_id, resource_json, resources_map, *args, **kwargs)
+        if updated is None:
+            # No update support for this type in moto: the resource stays as it was,
+            # still the stack's (listed, Ref-able, deleted with the stack).
+            return resources_map._parsed_resources.get(logical_id)
+        return updated
+
+    parse_and_update_keeping.ragstack_fix = True
+    parsing.parse_and_update_resource = parse_and_update_keeping
+
+
+def update_log_groups_in_place() -> None:
+    from moto.logs.models import LogGroup, logs_backends
+
+    if getattr(LogGroup.update_from_cloudformation_json, "ragstack_fix", False):
+        return
+
+    def update_in_place(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        backend = logs_backends[account_id][region_name]
+        properties = cloudformation_json["Properties"]
+        name = getattr(original_resource, "name", None)
+        wanted_name = properties.get("LogGroupName")
+        if name not in backend.groups or (wanted_name and wanted_name != name):
+            # A new name is a replacement on AWS: the new group first, then the old one goes.
+            group = cls.create_from_cloudformation_json(
+                wanted_name or new_resource_name, cloudformation_json, account_id, region_name
+            )
+            if name in backend.groups:
+                backend.delete_log_group(name)
+            return group
+        retention = properties.get("RetentionInDays")
+        if retention is None:
+            backend.delete_retention_policy(name)
+        else:
+            backend.put_retention_policy(name, int(retention))
+        return backend.groups[name]
+
+    update_in_place.ragstack_fix = True
+    LogGroup.update_from_cloudformation_json = classmethod(update_in_place)
+
+
 def apply_fixes() -> None:
     keep_ecs_create_service_parameters()
     publish_public_ami_parameters()
     read_yaml_condition_references()
     evaluate_bucket_policies_over_tls()
+    execute_change_set_refreshing_the_stack()
+    list_parameter_changes_in_change_sets()
+    update_auto_scaling_groups_in_place()
+    keep_resources_moto_cannot_update()
+    update_log_groups_in_place()
 
 
 def _port(argv: list[str]) -> int:

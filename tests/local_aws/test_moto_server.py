@@ -7,9 +7,7 @@ test fails, saying the fix can go.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import moto_kit
 import pytest
@@ -21,15 +19,6 @@ DEPLOYMENT_CONFIGURATION = {
     "minimumHealthyPercent": 100,
 }
 GRACE_SECONDS = 300
-
-
-@pytest.fixture(scope="module")
-def plain_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., object]]:
-    """moto_server as released, without the launcher's fixes."""
-    log_path = tmp_path_factory.mktemp("plain-moto") / "moto_server.log"
-    plain = [str(Path(sys.executable).with_name("moto_server"))]
-    with moto_kit.moto_server(log_path, launcher=plain) as endpoint:
-        yield moto_kit.client_factory(endpoint)
 
 
 def _create_service(aws: Callable[..., object], name: str, **extra: object) -> dict:
