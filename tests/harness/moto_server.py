@@ -62,6 +62,13 @@ ec2_stack role does; tests/local_aws/test_moto_change_sets.py):
 - AWS::Logs::LogGroup is one of those: AWS updates RetentionInDays in place and replaces
   the group for a new LogGroupName; the fix does both.
 
+- CreateChangeSet without ChangeSetType is an UPDATE of the existing stack on AWS (the
+  API's documented default, and what amazon.aws.cloudformation sends: no type at all);
+  moto defaults to CREATE and, for a name that exists, makes a second stack of that name
+  whose change set adds every resource again (a second VPC, ALB, Auto Scaling group).
+  AWS also refuses a CREATE change set for an existing stack (AlreadyExistsException).
+  The fix defaults the type to UPDATE and refuses that CREATE.
+
 With RAGSTACK_HARNESS_INSTANCES=1 the process also plays EC2's data plane
 (instance_agent.py): every running instance gets a systemd container.
 """
@@ -519,6 +526,46 @@ def update_log_groups_in_place() -> None:
     LogGroup.update_from_cloudformation_json = classmethod(update_in_place)
 
 
+def default_change_sets_to_update() -> None:
+    from moto.cloudformation.exceptions import AlreadyExistsException
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    respond = CloudFormationResponse.create_change_set
+    if getattr(respond, "ragstack_fix", False):
+        return
+    create = CloudFormationBackend.create_change_set
+
+    def create_change_set_defaulting_to_update(self: Any) -> Any:
+        get_param = self._get_param
+
+        def get_param_with_aws_default(name: str, default: Any = None) -> Any:
+            if name == "ChangeSetType":
+                return get_param(name, None) or "UPDATE"
+            return get_param(name, default)
+
+        # An instance attribute: this request only.
+        self._get_param = get_param_with_aws_default
+        return respond(self)
+
+    def create_change_set_refusing_a_second_stack(
+        self: Any, stack_name: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        change_set_type = kwargs.get("change_set_type", args[4] if len(args) > 4 else None)
+        if change_set_type == "CREATE" and any(
+            stack.name == stack_name
+            and stack.status not in ("REVIEW_IN_PROGRESS", "DELETE_COMPLETE")
+            for stack in self.stacks.values()
+        ):
+            raise AlreadyExistsException(f"Stack [{stack_name}] already exists")
+        return create(self, stack_name, *args, **kwargs)
+
+    create_change_set_defaulting_to_update.ragstack_fix = True
+    create_change_set_refusing_a_second_stack.ragstack_fix = True
+    CloudFormationResponse.create_change_set = create_change_set_defaulting_to_update
+    CloudFormationBackend.create_change_set = create_change_set_refusing_a_second_stack
+
+
 def apply_fixes() -> None:
     keep_ecs_create_service_parameters()
     publish_public_ami_parameters()
@@ -529,6 +576,7 @@ def apply_fixes() -> None:
     update_auto_scaling_groups_in_place()
     keep_resources_moto_cannot_update()
     update_log_groups_in_place()
+    default_change_sets_to_update()
 
 
 def _port(argv: list[str]) -> int:

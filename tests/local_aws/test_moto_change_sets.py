@@ -140,7 +140,8 @@ def _propose(
     template: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """CreateChangeSet UPDATE, as amazon.aws.cloudformation does it; its description."""
+    """CreateChangeSet UPDATE, named (so that plain moto isolates each gap; an untyped
+    change set, what amazon.aws.cloudformation sends, is tested below); its description."""
     cfn = aws("cloudformation")
     name = f"cs-{len(cfn.list_change_sets(StackName=stack)['Summaries'])}"
     extra = {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
@@ -459,3 +460,51 @@ def test_production_stack_is_updated_in_place(aws):
     assert cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"] == (
         "UPDATE_COMPLETE"
     )
+
+
+# --- ChangeSetType's default -------------------------------------------------------------
+
+
+def _untyped_change_set(aws: Aws, stack: str) -> tuple[str, list[str]]:
+    """A change set with no ChangeSetType on an existing stack: (stack status, actions)."""
+    parameters = _create(aws, stack)
+    cfn = aws("cloudformation")
+    created = cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName="untyped",
+        TemplateBody=json.dumps(TEMPLATE),
+        Parameters=_parameters({**parameters, "Release": "r-000000000002"}),
+    )
+    change_set = cfn.describe_change_set(ChangeSetName=created["Id"])
+    stacks = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == stack]
+    actions = [c["ResourceChange"]["Action"] for c in change_set["Changes"]]
+    return ",".join(sorted(s["StackStatus"] for s in stacks)), actions
+
+
+def test_untyped_change_set_updates_the_existing_stack(aws):
+    statuses, actions = _untyped_change_set(aws, "untyped")
+    assert statuses == "CREATE_COMPLETE"  # one stack of that name, not a second
+    assert "Add" not in actions
+
+
+def test_create_change_set_for_an_existing_stack_is_refused(aws):
+    parameters = _create(aws, "typed-create")
+    cfn = aws("cloudformation")
+    with pytest.raises(cfn.exceptions.AlreadyExistsException):
+        cfn.create_change_set(
+            StackName="typed-create",
+            ChangeSetName="again",
+            ChangeSetType="CREATE",
+            TemplateBody=json.dumps(TEMPLATE),
+            Parameters=_parameters(parameters),
+        )
+
+
+def test_plain_moto_still_defaults_change_sets_to_create(plain_moto):
+    statuses, actions = _untyped_change_set(plain_moto, "untyped-plain")
+    message = (
+        "moto now defaults ChangeSetType to UPDATE: remove the fix "
+        "default_change_sets_to_update from tests/harness/moto_server.py"
+    )
+    assert "REVIEW_IN_PROGRESS" in statuses, message
+    assert set(actions) == {"Add"}, message
