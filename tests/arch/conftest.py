@@ -9,12 +9,15 @@ local default (an ACM certificate and a key pair, what an account has before a d
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -36,6 +39,23 @@ FAKE_OPENAI_KEY = "sk-test-ragstack-arch-0123456789"
 # Secrets Lambda Extension (its AWS-published name), published after every reset.
 EXTENSION_LAYER_NAME = "AWS-Parameters-and-Secrets-Lambda-Extension"
 EXTENSION_LAYER_ARN = f"arn:aws:lambda:{AWS_REGION}:123456789012:layer:{EXTENSION_LAYER_NAME}:1"
+ACCOUNT = moto_kit.AWS_ACCOUNT_ID
+# ragstack.aws.release: one bucket per account and region, a pointer per env.
+RELEASE_BUCKET = f"ragstack-releases-{ACCOUNT}-{AWS_REGION}"
+RELEASE_POINTER = f"/ragstack/{ENV}/release/current"
+RELEASE_ID = re.compile(r"^r-[0-9a-f]{12}$")
+# A well-formed id no build ever wrote.
+UNKNOWN_RELEASE = "r-000000000000"
+# Tasks that build or pack something locally: a run deploying a built release runs none.
+BUILD_TASKS = (
+    "ragstack.aws.ecr_images : Build each image from its service directory",
+    "ragstack.aws.release : Pack the bundles",
+    "ragstack.aws.lambda_app : Build the embedding service zip",
+    "ragstack.aws.lambda_app : Build the orchestrator zip",
+    "ragstack.aws.sagemaker_endpoint : Pack the model artifact",
+    "ragstack.aws.release : Upload the artifacts by content hash",
+    "ragstack.aws.ecr_images : Push each image",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -103,6 +123,24 @@ class Run:
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
     @property
+    def ran_tasks(self) -> list[str]:
+        """Names of the tasks that ran on a host (ok or changed, not skipped)."""
+        ran, task = [], None
+        for line in self.output.splitlines():
+            if line.startswith("TASK ["):
+                task = line[len("TASK [") : line.rindex("]")]
+            elif line.startswith(("ok:", "changed:")) and task not in ran:
+                ran.append(task)
+        return ran
+
+    @property
+    def release_id(self) -> str:
+        """The release the run's summary names."""
+        match = re.search(r"""['"]release: (r-[0-9a-f]{12})['"]""", self.output)
+        assert match, f"no release in the summary:\n{self.output[-3000:]}"
+        return match.group(1)
+
+    @property
     def changed_tasks(self) -> list[str]:
         """Names of the tasks that reported a change (default callback output)."""
         changed, task = [], None
@@ -154,6 +192,111 @@ def assert_converged(first: Run, second: Run) -> None:
     assert second.changed_tasks == [], (
         f"second run changed {second.changed_tasks}:\n{second.output[-6000:]}"
     )
+
+
+def code_sha256(sha256_hex: str) -> str:
+    """Lambda's CodeSha256 of a zip whose sha256 is sha256_hex: base64 of the digest."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def ecr_uri(repository: str, digest: str) -> str:
+    return f"{ACCOUNT}.dkr.ecr.{AWS_REGION}.amazonaws.com/{repository}@{digest}"
+
+
+def current_release(aws: Callable[[str], object]) -> dict:
+    """The manifest /ragstack/<env>/release/current names (set after the run's health gate)."""
+    release_id = aws("ssm").get_parameter(Name=RELEASE_POINTER)["Parameter"]["Value"]
+    assert RELEASE_ID.match(release_id), release_id
+    body = aws("s3").get_object(Bucket=RELEASE_BUCKET, Key=f"releases/{release_id}.json")["Body"]
+    manifest = json.loads(body.read())
+    assert manifest["id"] == release_id
+    return manifest
+
+
+def artifact_bytes(aws: Callable[[str], object], manifest: dict, name: str) -> bytes:
+    """A release artifact as stored, checked against the manifest's hash and size."""
+    ref = manifest["artifacts"][name]
+    assert ref["bucket"] == RELEASE_BUCKET
+    data = aws("s3").get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
+    assert hashlib.sha256(data).hexdigest() == ref["sha256"], name
+    assert len(data) == ref["bytes"], name
+    assert ref["key"].startswith(f"artifacts/{name}/{ref['sha256']}."), ref
+    return data
+
+
+def check_ui_bucket_holds_the_bundle(aws: Callable[[str], object], manifest: dict) -> None:
+    """The UI bucket holds the release's UI bundle, byte for byte, and the run's config.json."""
+    with tarfile.open(fileobj=io.BytesIO(artifact_bytes(aws, manifest, "ui"))) as tar:
+        files = {
+            member.name.removeprefix("ui/"): tar.extractfile(member).read()
+            for member in tar.getmembers()
+            if member.isfile()
+        }
+    assert "index.html" in files
+    assert "config.json" not in files, "config.json is the deployment's, never the bundle's"
+    s3 = aws("s3")
+    (bucket,) = [
+        b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(f"{PREFIX}-ui-")
+    ]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {*files, "config.json"}
+    for name, content in files.items():
+        assert s3.get_object(Bucket=bucket, Key=name)["Body"].read() == content, name
+
+
+def aws_state(aws: Callable[[str], object]) -> dict[str, object]:
+    """What a deploy writes, in a form that changes with any write (versions, revisions, etags)."""
+    s3 = aws("s3")
+    buckets = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        objects = s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])
+        buckets[bucket["Name"]] = sorted((o["Key"], o["ETag"]) for o in objects)
+    functions = aws("lambda").list_functions()["Functions"]
+    stacks = aws("cloudformation").list_stacks()["StackSummaries"]
+    return {
+        "ssm": {p["Name"]: p["Version"] for p in aws("ssm").describe_parameters()["Parameters"]},
+        "s3": buckets,
+        "lambda": {
+            f["FunctionName"]: (f["LastModified"], f["CodeSha256"], dumps(f.get("Environment")))
+            for f in functions
+        },
+        "task_definitions": aws("ecs").list_task_definitions()["taskDefinitionArns"],
+        "stacks": sorted(
+            (s["StackName"], s["StackStatus"], str(s.get("LastUpdatedTime"))) for s in stacks
+        ),
+        "apis": sorted(a["ApiId"] for a in aws("apigatewayv2").get_apis()["Items"]),
+        "iam_roles": sorted(r["RoleName"] for r in aws("iam").list_roles()["Roles"]),
+        "ecr": sorted(
+            r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]
+        ),
+    }
+
+
+def check_redeploy_by_id(run: Run, release_id: str) -> None:
+    """A run given -e ragstack_release=<id> of what is deployed: builds, packs, uploads and
+    pushes nothing, and changes nothing."""
+    assert run.rc == 0, run.output[-6000:]
+    assert run.release_id == release_id
+    built = [task for task in BUILD_TASKS if task in run.ran_tasks]
+    assert built == [], f"a run of a built release built {built}:\n{run.output[-6000:]}"
+    assert "ragstack.aws.release : Read the manifest" in run.ran_tasks
+    assert run.changed_tasks == [], f"changed {run.changed_tasks}:\n{run.output[-6000:]}"
+
+
+def check_unknown_release_refused(
+    run_playbook, aws, playbook: str, *extra: str, env: dict[str, str] | None = None
+) -> None:
+    """-e ragstack_release=<an id never built> stops, naming ragstack_release, before any write."""
+    before = aws_state(aws)
+    run = run_playbook(playbook, "-e", f"ragstack_release={UNKNOWN_RELEASE}", *extra, env=env)
+    assert run.rc != 0
+    assert f"Release {UNKNOWN_RELEASE} (ragstack_release) has no manifest" in run.text, run.output[
+        -3000:
+    ]
+    assert f"s3://{RELEASE_BUCKET}/releases/{UNKNOWN_RELEASE}.json" in run.text
+    assert run.changed_tasks == []
+    assert not [task for task in BUILD_TASKS if task in run.ran_tasks]
+    assert aws_state(aws) == before
 
 
 def moto_is_empty(aws: Callable[[str], object]) -> dict[str, object]:

@@ -1,11 +1,25 @@
-"""arch=fargate against moto: converge, no-op re-run, ECR/ECS/ALB/autoscaling, bad sizes."""
+"""arch=fargate against moto: converge, no-op re-run, ECR/ECS/ALB/autoscaling, bad sizes; the
+task definition runs the release (images by the manifest's digests, RAGSTACK_RELEASE), a
+re-run by release id builds and changes nothing, an unknown id is refused before any write."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import ENV, PREFIX, assert_converged, check_teardown, dumps, moto_is_empty
+from conftest import (
+    ENV,
+    PREFIX,
+    assert_converged,
+    check_redeploy_by_id,
+    check_teardown,
+    check_ui_bucket_holds_the_bundle,
+    check_unknown_release_refused,
+    current_release,
+    dumps,
+    ecr_uri,
+    moto_is_empty,
+)
 from test_lambda_image import local_image_id, local_registry
 
 ACCOUNT = "123456789012"
@@ -35,6 +49,17 @@ def converged(reset_moto, run_playbook, registry):
     second = run_playbook("arch_fargate.yml", *registry.extra_vars)
     print(f"\narch=fargate first converge {first.seconds:.1f}s, re-run {second.seconds:.1f}s")
     return first, second
+
+
+@pytest.fixture(scope="module")
+def redeployed(converged, run_playbook, registry):
+    """The same deployment again, given its release by id instead of the checkout."""
+    first, _ = converged
+    run = run_playbook(
+        "arch_fargate.yml", *registry.extra_vars, "-e", f"ragstack_release={first.release_id}"
+    )
+    print(f"\narch=fargate re-run by release id {run.seconds:.1f}s")
+    return run
 
 
 @pytest.mark.parametrize(
@@ -70,6 +95,43 @@ def test_unoffered_cpu_memory_is_refused_before_any_aws_call(
 
 def test_converges_and_rerun_changes_nothing(converged):
     assert_converged(*converged)
+
+
+def test_release_is_built_once_and_recorded(converged, aws):
+    first, second = converged
+    manifest = current_release(aws)
+    # The re-run built the same content: the same release, not a new one.
+    assert first.release_id == second.release_id == manifest["id"]
+    assert sorted(manifest["images"]) == REPOSITORIES
+    assert sorted(manifest["artifacts"]) == ["ui"]
+
+
+def test_task_definition_runs_the_release(converged, aws, registry):
+    manifest = current_release(aws)
+    containers = _containers(aws)
+    repositories = {"embedding": REPOSITORIES[0], "orchestrator": REPOSITORIES[1]}
+    for name, container in containers.items():
+        repository = repositories[name]
+        # The ECR URI by the digest the manifest records, which is the registry's own.
+        assert container["image"] == ecr_uri(repository, manifest["images"][repository])
+        tag = local_image_id(SOURCES[repository]).removeprefix("sha256:")[:12]
+        assert manifest["images"][repository] == registry.manifest_digest(repository, tag)
+        environment = {e["name"]: e["value"] for e in container["environment"]}
+        assert environment["RAGSTACK_RELEASE"] == manifest["id"], name
+
+
+def test_ui_bucket_holds_the_release_bundle(converged, aws):
+    check_ui_bucket_holds_the_bundle(aws, current_release(aws))
+
+
+def test_redeploy_by_release_id_builds_and_changes_nothing(converged, redeployed, aws):
+    first, _ = converged
+    check_redeploy_by_id(redeployed, first.release_id)
+    assert current_release(aws)["id"] == first.release_id
+
+
+def test_unknown_release_is_refused_before_any_write(converged, run_playbook, aws, registry):
+    check_unknown_release_refused(run_playbook, aws, "arch_fargate.yml", *registry.extra_vars)
 
 
 def test_ecr_repositories_and_pushed_images(converged, aws, registry):

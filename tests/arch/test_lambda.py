@@ -1,7 +1,9 @@
-"""arch=lambda against moto: converge, no-op re-run, what was created, the handlers, bad input."""
+"""arch=lambda against moto: converge, no-op re-run by release id, what was created (the
+functions' code is the release's zips in S3, RAGSTACK_RELEASE), the handlers, bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,9 +18,16 @@ from conftest import (
     EXTENSION_LAYER_ARN,
     FAKE_OPENAI_KEY,
     PREFIX,
+    RELEASE_BUCKET,
     REPO_ROOT,
+    artifact_bytes,
     assert_converged,
+    check_redeploy_by_id,
     check_teardown,
+    check_ui_bucket_holds_the_bundle,
+    check_unknown_release_refused,
+    code_sha256,
+    current_release,
     dumps,
     moto_is_empty,
 )
@@ -50,11 +59,14 @@ def _parameter_arn(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def converged(reset_moto, run_playbook):
+    """A deploy that builds the release from the checkout, then the same release again by
+    its id (test_upgrade_... below re-runs from the checkout: a rebuild is a no-op too)."""
     reset_moto()
     env = {"MONGODB_URI": FAKE_MONGODB_URI}
     first = run_playbook("arch_lambda.yml", env=env)
-    second = run_playbook("arch_lambda.yml", env=env)
-    print(f"\narch=lambda first converge {first.seconds:.1f}s, re-run {second.seconds:.1f}s")
+    assert first.rc == 0, first.output[-6000:]
+    second = run_playbook("arch_lambda.yml", "-e", f"ragstack_release={first.release_id}", env=env)
+    print(f"\narch=lambda first converge {first.seconds:.1f}s, re-run by id {second.seconds:.1f}s")
     return first, second
 
 
@@ -82,16 +94,43 @@ def test_converges_and_rerun_changes_nothing(converged):
     assert_converged(*converged)
 
 
-def test_artifacts_fit_lambda_and_are_reproducible(converged):
-    zips = sorted((REPO_ROOT / ".cache" / "lambda").glob("*.zip"))
-    names = {z.name.split("-")[0] for z in zips}
-    assert {"embedding", "orchestrator"} <= names
-    for path in zips:
-        with zipfile.ZipFile(path) as archive:
+def test_rerun_by_release_id_builds_and_changes_nothing(converged, aws):
+    first, second = converged
+    check_redeploy_by_id(second, first.release_id)
+    manifest = current_release(aws)
+    assert manifest["id"] == first.release_id
+    assert manifest["images"] == {}
+    assert sorted(manifest["artifacts"]) == ["lambda-embedding", "lambda-orchestrator", "ui"]
+
+
+def test_unknown_release_is_refused_before_any_write(converged, run_playbook, aws):
+    check_unknown_release_refused(
+        run_playbook, aws, "arch_lambda.yml", env={"MONGODB_URI": FAKE_MONGODB_URI}
+    )
+
+
+def test_artifacts_fit_lambda_and_are_reproducible(converged, aws):
+    manifest = current_release(aws)
+    for name in ("lambda-embedding", "lambda-orchestrator"):
+        with zipfile.ZipFile(io.BytesIO(artifact_bytes(aws, manifest, name))) as archive:
             infos = archive.infolist()
         assert sum(i.file_size for i in infos) < LAMBDA_UNZIPPED_LIMIT
         # Fixed timestamps are what makes CodeSha256 stable and the re-run a no-op.
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_functions_run_the_release(converged, aws):
+    manifest = current_release(aws)
+    client = aws("lambda")
+    for key, name in FUNCTIONS.items():
+        function = client.get_function(FunctionName=name)
+        ref = manifest["artifacts"][f"lambda-{key}"]
+        assert ref["bucket"] == RELEASE_BUCKET
+        # Lambda's hash of the code it runs is the hash of the zip the manifest names.
+        assert function["Configuration"]["CodeSha256"] == code_sha256(ref["sha256"])
+        assert function["Configuration"]["CodeSize"] == ref["bytes"]
+        variables = function["Configuration"]["Environment"]["Variables"]
+        assert variables["RAGSTACK_RELEASE"] == manifest["id"], name
 
 
 def test_functions(converged, aws):
@@ -278,6 +317,7 @@ def test_ui_bucket_private_encrypted_versioned(converged, aws):
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert "index.html" in keys
     assert any(k.startswith("assets/") for k in keys)
+    check_ui_bucket_holds_the_bundle(aws, current_release(aws))
 
 
 def test_cloudfront_https_tls12_oac(converged, aws):
@@ -380,12 +420,18 @@ def test_embedding_handler_answers_http_api_v2_events(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "EMBEDDING_PROVIDER": "hashing", "DATA_DIR": str(tmp_path)},
+        env={
+            **os.environ,
+            "EMBEDDING_PROVIDER": "hashing",
+            "DATA_DIR": str(tmp_path),
+            "RAGSTACK_RELEASE": "r-0123456789ab",
+        },
     )
     assert proc.returncode == 0, proc.stderr
     health, embed, invalid = json.loads(proc.stdout.strip().splitlines()[-1])
     assert health["statusCode"] == 200
-    assert json.loads(health["body"]) == {"status": "ok"}
+    # The release the function's environment names (lambda_app_release_id).
+    assert json.loads(health["body"]) == {"status": "ok", "release": "r-0123456789ab"}
     assert embed["statusCode"] == 200
     body = json.loads(embed["body"])
     assert body["provider"] == "hashing"
@@ -406,12 +452,11 @@ const events = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 """
 
 
-def test_orchestrator_zip_answers_http_api_v2_events(converged, tmp_path):
-    """Runs the built zip itself (npm ci --omit=dev node_modules), not the checkout."""
-    (zip_path,) = sorted(
-        (REPO_ROOT / ".cache/lambda").glob("orchestrator-*.zip"), key=os.path.getmtime
-    )[-1:]
-    with zipfile.ZipFile(zip_path) as archive:
+def test_orchestrator_zip_answers_http_api_v2_events(converged, aws, tmp_path):
+    """Runs the released zip itself (npm ci --omit=dev node_modules), not the checkout."""
+    manifest = current_release(aws)
+    zipped = artifact_bytes(aws, manifest, "lambda-orchestrator")
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
         archive.extractall(tmp_path)
     assert (tmp_path / "node_modules/serverless-http").is_dir()
     events = [
@@ -426,12 +471,16 @@ def test_orchestrator_zip_answers_http_api_v2_events(converged, tmp_path):
         text=True,
         timeout=60,
         # Nothing listens there: an empty question must be refused before any upstream call.
-        env={**os.environ, "EMBEDDING_SERVICE_URL": "http://127.0.0.1:9"},
+        env={
+            **os.environ,
+            "EMBEDDING_SERVICE_URL": "http://127.0.0.1:9",
+            "RAGSTACK_RELEASE": manifest["id"],
+        },
     )
     assert proc.returncode == 0, proc.stderr
     health, missing, bad = json.loads(proc.stdout.strip().splitlines()[-1])
     assert health["statusCode"] == 200
-    assert json.loads(health["body"]) == {"status": "ok"}
+    assert json.loads(health["body"]) == {"status": "ok", "release": manifest["id"]}
     assert missing["statusCode"] == 404
     assert "error" in json.loads(missing["body"])
     assert bad["statusCode"] == 400

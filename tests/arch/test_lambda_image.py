@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import PREFIX, check_teardown
+from conftest import PREFIX, check_teardown, code_sha256, current_release, ecr_uri
 from harness import local_aws
 
 IMAGE = "ragstack/embedding-service:lambda"
@@ -174,6 +174,18 @@ def test_function_is_the_pushed_image(converged, aws, registry):
     # The orchestrator stays a zip.
     orchestrator = aws("lambda").get_function(FunctionName=f"{PREFIX}-orchestrator")
     assert orchestrator["Configuration"]["PackageType"] == "Zip"
+    # Both run the release: the image by the manifest's digest, the zip the manifest names.
+    manifest = current_release(aws)
+    first, second, *_ = converged
+    assert first.release_id == second.release_id == manifest["id"]
+    assert manifest["images"] == {REPOSITORY: digest}
+    assert function["Code"]["ImageUri"] == ecr_uri(REPOSITORY, digest)
+    assert sorted(manifest["artifacts"]) == ["lambda-orchestrator", "ui"]
+    assert orchestrator["Configuration"]["CodeSha256"] == code_sha256(
+        manifest["artifacts"]["lambda-orchestrator"]["sha256"]
+    )
+    for each in (configuration, orchestrator["Configuration"]):
+        assert each["Environment"]["Variables"]["RAGSTACK_RELEASE"] == manifest["id"]
 
 
 # Last in this module: it removes what the tests above inspect.
