@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import urllib.request
 
@@ -257,3 +258,78 @@ def test_pointer_history_is_the_release_history(deployment: Deployment, aws) -> 
     assert history, "the pointer has no history"
     assert all(RELEASE_ID.match(h["Value"]) for h in history)
     assert history[-1]["Value"] == _pointer(aws)
+
+
+MARKER = "zebra-quokka-7781"
+
+
+def _query(question: str) -> dict:
+    request = urllib.request.Request(
+        f"{PUBLIC_URL}/api/query",
+        data=json.dumps({"question": question}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    import ssl
+
+    context = ssl._create_unverified_context()  # self-signed on purpose: local nginx_tls
+    with urllib.request.urlopen(request, timeout=60, context=context) as response:
+        return json.loads(response.read())
+
+
+def _instances(aws) -> list[str]:
+    reservations = aws("ec2").describe_instances(
+        Filters=[
+            {"Name": "tag:ragstack:stack", "Values": [STACK_NAME]},
+            {"Name": "instance-state-name", "Values": ["running"]},
+        ]
+    )["Reservations"]
+    return sorted(i["InstanceId"] for r in reservations for i in r["Instances"])
+
+
+def test_a_new_release_updates_in_place_and_rolls_back_by_id(
+    deployment: Deployment, aws, tmp_path
+) -> None:
+    """Day 2: a changed checkout is a new release, deployed over the running stack; then back."""
+    first = _pointer(aws)
+    instances = _instances(aws)
+    assert instances == sorted(deployment.instance_ids)
+    # The checkout with one corpus document changed: same images, a new host bundle.
+    source = tmp_path / "checkout"
+    source.mkdir()
+    skip = shutil.ignore_patterns("node_modules", "__pycache__", ".pytest_cache", "coverage")
+    for part in ("services", "scripts"):
+        shutil.copytree(REPO_ROOT / part, source / part, ignore=skip, symlinks=True)
+    document = source / "services" / "corpus" / "tls.md"
+    document.write_text(
+        document.read_text() + f"\n\nThe {MARKER} rotation renews certificates every 60 days.\n"
+    )
+    update = playbook("site.yml", "-e", "arch=ec2", "-e", f"ragstack_source_dir={source}")
+    assert update.returncode == 0, update.output[-5000:]
+    second = _pointer(aws)
+    assert RELEASE_ID.match(second)
+    assert second != first
+    old, new = _manifest(aws, first), _manifest(aws, second)
+    assert new["images"] == old["images"]
+    assert new["artifacts"]["host-bundle"]["sha256"] != old["artifacts"]["host-bundle"]["sha256"]
+    # Updated in place through a change set: the same hosts, the stack says which release.
+    (stack,) = aws("cloudformation").describe_stacks(StackName=STACK_NAME)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["ReleaseId"] == second
+    assert _instances(aws) == instances
+    assert _get_json(f"{PUBLIC_URL}/api/health")["release"] == second
+    answer = _query(f"What is the {MARKER} rotation?")
+    assert MARKER in json.dumps(answer), answer
+    # Roll back by id: nothing is built, the first release serves again on the same hosts.
+    rollback = playbook("site.yml", "-e", "arch=ec2", "-e", f"ragstack_release={first}")
+    assert rollback.returncode == 0, rollback.output[-5000:]
+    assert "TASK [ragstack.aws.ecr_images : Push each image]" not in rollback.output
+    assert _pointer(aws) == first
+    assert _get_json(f"{PUBLIC_URL}/api/health")["release"] == first
+    assert _instances(aws) == instances
+    assert MARKER not in json.dumps(_query(f"What is the {MARKER} rotation?"))
+    history = [h["Value"] for h in aws("ssm").get_parameter_history(Name=POINTER)["Parameters"]]
+    assert history[-3:] == [first, second, first], history
+    print(
+        f"\nnew release {second}: {update.seconds:.0f}s, rollback to {first}: "
+        f"{rollback.seconds:.0f}s, recaps {update.recap()} / {rollback.recap()}"
+    )

@@ -35,10 +35,15 @@ def installed(tmp_path_factory) -> Path:
     )
     (tarball,) = dist.glob("ragstack-aws-*.tar.gz")
     # --no-deps: amazon.aws, community.* come with the ansible package, as for most users.
+    # From the empty directory, with no ansible.cfg: the checkout's would show the linked
+    # ragstack.aws as installed already.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     subprocess.run(
         [GALAXY, "collection", "install", "--no-deps", "-p", str(collections), str(tarball)],
         check=True,
         capture_output=True,
+        cwd=root,
+        env=env,
     )
     work = root / "work"
     work.mkdir()
