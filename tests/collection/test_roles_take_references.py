@@ -34,9 +34,7 @@ def test_no_role_reads_the_checkout() -> None:
 
 def test_the_scanner_sees_a_checkout_path(tmp_path: Path) -> None:
     """Positive control: the same scan finds one where there is one (playbooks name it once)."""
-    assert any(
-        "ragstack_source_dir" in hit for hit in checkout_references(REPO_ROOT / "playbooks")
-    )
+    assert any("ragstack_source_dir" in hit for hit in checkout_references(REPO_ROOT / "playbooks"))
 
 
 def test_only_the_build_receives_the_checkout() -> None:

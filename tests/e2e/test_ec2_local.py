@@ -7,7 +7,8 @@ moto gaps met on this path (worked around in the roles, named where they are):
   fixed in the harness's moto launcher (tests/harness/moto_server.py); the stack is
   created from cloudformation/ec2.yaml as it is (test_stack_template_is_the_production_one).
 - Change-set updates of this stack (parameter changes, Auto Scaling group resized in
-  place, outputs refreshed) are fixed in the same launcher (tests/local_aws/test_moto_change_sets.py).
+  place, outputs refreshed) are fixed in the same launcher
+  (tests/local_aws/test_moto_change_sets.py).
 - A resource that fails makes CreateStack itself return the resource's error (e.g.
   InvalidVpcID.NotFound) and leaves the stack CREATE_IN_PROGRESS with no
   CREATE_FAILED event, so the "first failed resource" of a real rollback cannot be
