@@ -89,6 +89,12 @@ def playbook(name: str, *args: str, env: dict[str, str] | None = None, timeout: 
     return Run(result.returncode, result.stdout + result.stderr, time.monotonic() - started)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `fleet` change the shared deployment's hosts (count, type, ids): they run
+    after all the others, in their own order."""
+    items.sort(key=lambda item: item.get_closest_marker("fleet") is not None)
+
+
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
 
