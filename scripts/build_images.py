@@ -119,9 +119,11 @@ COMPOSE = "ragstack-local/compose:latest"
 NGINX = "ragstack-local/nginx:latest"
 REGISTRY = "ragstack-local/registry:latest"
 EC2_HOST = "ragstack-local/ec2-host:latest"
+LOAD_BALANCER = "ragstack-local/load-balancer:latest"
 HARNESS_DIR = ROOT / "tests" / "harness"
 REGISTRY_DIR = HARNESS_DIR / "registry"
 EC2_HOST_DIR = HARNESS_DIR / "ec2-host"
+ALB_DIR = HARNESS_DIR / "alb"
 EMBED_DIR = ROOT / "services" / "embedding_service"
 ORCH_DIR = ROOT / "services" / "orchestrator"
 
@@ -137,6 +139,8 @@ IMAGES = [
     Image(REGISTRY, "base", MINBASE, REGISTRY_DIR / "Dockerfile", REGISTRY_DIR),
     # The local stand-in for the EC2 AMI (tests/harness/instance_agent.py runs one per instance).
     Image(EC2_HOST, "base", SYSTEMD, EC2_HOST_DIR / "Dockerfile", EC2_HOST_DIR),
+    # The local stand-in for the stack's ALB (tests/harness/load_balancer.py runs it).
+    Image(LOAD_BALANCER, "base", MINBASE, ALB_DIR / "Dockerfile", ALB_DIR),
     Image(
         "ragstack/embedding-service:slim",
         "services",

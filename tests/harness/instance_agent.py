@@ -33,7 +33,6 @@ from pathlib import Path
 POLL_SECONDS = 1.0
 HOST_IMAGE = os.environ.get("RAGSTACK_HARNESS_HOST_IMAGE", "ragstack-local/ec2-host:latest")
 BIND_ADDRESS = "127.0.0.1"
-HTTPS_PORT = int(os.environ.get("RAGSTACK_HARNESS_HTTPS_PORT", "8443"))
 REGISTRY_PORT = int(os.environ.get("RAGSTACK_HARNESS_REGISTRY_PORT", "5055"))
 VPC_DIR = Path(os.environ.get("RAGSTACK_HARNESS_VPC_DIR", ".cache/local-aws/vpc")).resolve()
 # Inside every instance (tests/harness/ec2-host/): 127.0.0.1:5001 and :5055 lead to these.
@@ -107,13 +106,32 @@ def containers() -> dict[str, str]:
     return dict(line.split(" ", 1) for line in listed.stdout.splitlines() if " " in line)
 
 
-def https_port_free() -> bool:
-    return not docker("ps", "-q", "--filter", f"publish={HTTPS_PORT}").stdout.strip()
+def container_addresses() -> dict[str, str]:
+    """instance id -> the IP of its container on Docker's bridge, for every container
+    labelled with an instance id (whichever agent made it): the load balancer's targets
+    (load_balancer.py). Reachable from this host and from other containers, as a private
+    IP is from the ALB; the instances publish no port on the host."""
+    listed = docker("ps", "-q", "--filter", f"label={LABEL_INSTANCE}").stdout.split()
+    if not listed:
+        return {}
+    inspected = docker(
+        "inspect", "--format",
+        f'{{{{index .Config.Labels "{LABEL_INSTANCE}"}}}} '
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+        *listed,
+    )  # fmt: skip
+    found: dict[str, str] = {}
+    for line in inspected.stdout.splitlines():
+        instance_id, *addresses = line.split()
+        if addresses:
+            found[instance_id] = addresses[0]
+    return found
 
 
 def launch(instance: Instance) -> None:
     """docker run the instance's host, then what cloud-init does with the key pair."""
-    publish = ["-p", f"{BIND_ADDRESS}:{HTTPS_PORT}:443"] if https_port_free() else []
+    # No port is published: HTTPS reaches the instances only through the load balancer
+    # (load_balancer.py, 127.0.0.1:8443), at their bridge address, as on AWS through the ALB.
     name = instance.instance_id
     run = docker(
         "run", "-d", "--name", name, "--hostname", name,
@@ -131,16 +149,12 @@ def launch(instance: Instance) -> None:
         "-v", f"{name}-docker:/var/lib/docker",
         "-v", f"{VPC_DIR}:{VPC_MOUNT}",
         "--tmpfs", "/run", "--tmpfs", "/tmp",
-        *publish,
         HOST_IMAGE, "/lib/systemd/systemd",
     )  # fmt: skip
     if run.returncode:
         log(f"{name}: docker run failed: {run.stderr.strip()}")
         return
-    log(
-        f"{name}: launched ({instance.private_ip}, stack {instance.stack or '-'}"
-        f"{', https on ' + BIND_ADDRESS + ':' + str(HTTPS_PORT) if publish else ''})"
-    )
+    log(f"{name}: launched ({instance.private_ip}, stack {instance.stack or '-'})")
     if instance.public_key:
         install_key(name, instance.public_key)
 

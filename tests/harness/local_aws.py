@@ -9,6 +9,9 @@
   plane too (instance_agent.py: a systemd container per running instance), with its
   pidfile and log (moto_server.log);
 - Debian's docker-registry on 127.0.0.1:5055, standing in for ECR's registry endpoint;
+- the stack's ALB on 127.0.0.1:8443: HAProxy in a container, started by the moto process
+  (load_balancer.py) once an application load balancer with an HTTPS:443 listener exists,
+  routing to the healthy registered targets of its target group;
 - what a real account already has before the first deploy, seeded into moto: the EC2 key
   pair `ragstack-local` (private key in ssh/id_ed25519) and an ACM certificate for the
   load balancers (its ARN in certificate_arn). inventories/local reads both files.
@@ -47,6 +50,10 @@ REGISTRY_PORT = 5055
 REGISTRY_NAME = "ragstack-local-registry"
 REGISTRY_IMAGE = "ragstack-local/registry:latest"
 REGISTRY_LABEL = "ragstack.local-registry"
+# The load balancer standing in for the ALB (load_balancer.py, inside the moto process).
+LB_PORT = int(os.environ.get("RAGSTACK_HARNESS_HTTPS_PORT", "8443"))
+LB_IMAGE = "ragstack-local/load-balancer:latest"
+LB_LABEL = "ragstack.load-balancer"
 KEY_NAME = "ragstack-local"
 CERTIFICATE_TAG = "ragstack-local"
 REGION = "us-east-1"
@@ -97,6 +104,8 @@ def start_moto(cache: Path, port: int = MOTO_PORT, instances: bool = True) -> st
     if instances:
         env["RAGSTACK_HARNESS_INSTANCES"] = "1"
         env["RAGSTACK_HARNESS_REGISTRY_PORT"] = str(REGISTRY_PORT)
+        env["RAGSTACK_HARNESS_LB_PORT"] = str(LB_PORT)
+        env["RAGSTACK_HARNESS_LB_DIR"] = str(cache / "lb")
     with (cache / "moto_server.log").open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, str(MOTO_LAUNCHER), "-H", HOST, "-p", str(port)],
@@ -248,7 +257,21 @@ def instance_containers(port: int = MOTO_PORT) -> list[str]:
     return listed.stdout.split()
 
 
+def stop_load_balancer(port: int = MOTO_PORT) -> None:
+    """The load balancer container of the moto on this port (its process may be gone)."""
+    # Twice: a tick of the moto process that was just signalled may still start one.
+    for attempt in range(2):
+        listed = docker("ps", "-aq", "--filter", f"label={LB_LABEL}={port}").stdout.split()
+        for container in listed:
+            docker("rm", "-f", container)
+            log(f"removed load balancer container {container}")
+        if not attempt:
+            time.sleep(1.0)
+
+
 def up(cache: Path, instances: bool = True) -> dict[str, str]:
+    if instances and docker("image", "inspect", LB_IMAGE).returncode:
+        raise SystemExit(f"local_aws: {LB_IMAGE} is missing: `make images`")
     registry = start_registry()
     endpoint = start_moto(cache, instances=instances)
     seeded = seed(endpoint, cache)
@@ -259,6 +282,7 @@ def up(cache: Path, instances: bool = True) -> dict[str, str]:
 
 def down(cache: Path) -> None:
     stop_moto(cache)
+    stop_load_balancer()
     for name in instance_containers():
         docker("rm", "-f", "-v", name)
         docker("volume", "rm", f"{name}-docker")

@@ -593,6 +593,12 @@ def main(argv: list[str]) -> None:
         import instance_agent
 
         instance_agent.start_in_background(_port(argv))
+    if lb_port := os.environ.get("RAGSTACK_HARNESS_LB_PORT"):
+        # The stack's ALB, played by HAProxy on 127.0.0.1:lb_port (load_balancer.py).
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import load_balancer
+
+        load_balancer.start_in_background(_port(argv), int(lb_port))
     from moto.server import main as moto_main
 
     moto_main(argv)
