@@ -13,15 +13,23 @@ The only public entry point most callers need is :func:`validate_ec2_params`;
 it returns a list of human-readable errors and an empty list when the
 parameters are acceptable. Nothing here talks to AWS or imports Ansible.
 
+The other preflight checks that need no AWS call live here too, so that they are
+unit-tested as plain Python: :func:`template_parameter_errors` (a parameter set
+against any template's own Parameters constraints), :func:`known_regions` (botocore's
+partition data, no network), :func:`admin_cidr_prefix_error` (a CIDR broader than a
+policy allows) and :func:`bounds_errors` (numeric ranges that argument_specs cannot
+express, e.g. Lambda's memory).
+
 ``tests/cloudformation`` checks that :data:`GPU_FAMILIES` and :data:`DEFAULTS`
 agree with the template, so change them together.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # Instance families served by the GPU (Deep Learning) AMI. Must match the
 # template's IsGpuFamily condition and GpuInstanceNeedsGpuAmi rule.
@@ -235,4 +243,166 @@ def validate_ec2_params(params: Mapping[str, object]) -> list[str]:
         _check_create_vpc(merged, errors)
     elif merged["VpcMode"] == "existing":
         _check_existing_vpc(merged, errors)
+    return errors
+
+
+# Broadest admin range accepted without ragstack_admin_cidr_allow_broad: a /16 is
+# already 65536 addresses; anything broader is a typo or an open port in disguise.
+ADMIN_CIDR_MIN_PREFIX = 16
+
+
+def close_matches(value: object, candidates: Iterable[str], count: int = 3) -> list[str]:
+    """The candidates closest to a mistyped value (``g5.xlargee`` -> ``g5.xlarge``)."""
+    return difflib.get_close_matches(str(value), list(candidates), n=count, cutoff=0.75)
+
+
+def _scalar(value: object) -> str:
+    """A parameter value as CloudFormation receives it (every value is a string)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _declared_errors(name: str, text: str, declared: Mapping[str, object]) -> list[str]:
+    """What CloudFormation itself would refuse for one value; ``name`` is what the user set."""
+    default = declared.get("Default")
+    example = (
+        f"; e.g. {name}={_scalar(default)} (the template's default)"
+        if default not in (None, "")
+        else ""
+    )
+    errors = []
+    allowed = declared.get("AllowedValues")
+    if allowed is not None and text not in [_scalar(v) for v in allowed]:
+        near = close_matches(text, [_scalar(v) for v in allowed])
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        errors.append(
+            f"{name}={text!r} is not one of the template's AllowedValues "
+            f"({', '.join(_scalar(v) for v in allowed)}){hint}{example}."
+        )
+    pattern = declared.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), text) is None:
+        what = declared.get("ConstraintDescription") or f"match {pattern}"
+        errors.append(f"{name}={text!r} must be {what}{example}.")
+    if declared.get("Type") == "Number":
+        number = _number(text)
+        low, high = declared.get("MinValue"), declared.get("MaxValue")
+        if number is None:
+            errors.append(f"{name}={text!r} is not a number{example}.")
+        elif (low is not None and number < float(low)) or (
+            high is not None and number > float(high)
+        ):
+            errors.append(f"{name}={text} must be between {low} and {high}{example}.")
+    if declared.get("MinLength") is not None and len(text) < int(declared["MinLength"]):
+        errors.append(f"{name} must be at least {declared['MinLength']} characters{example}.")
+    if declared.get("MaxLength") is not None and len(text) > int(declared["MaxLength"]):
+        errors.append(f"{name} must be at most {declared['MaxLength']} characters{example}.")
+    return errors
+
+
+def template_parameter_errors(
+    declared: Mapping[str, Mapping[str, object]],
+    params: Mapping[str, object],
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Check parameter values against a template's ``Parameters`` section.
+
+    ``declared`` is the template's Parameters mapping; ``params`` what the run would
+    pass; ``names`` maps a parameter to the variable that sets it, so a message names
+    what the user typed (``ragstack_instance_type='t9.bogus' (InstanceType) ...``).
+    Returns CloudFormation's own refusals (an undeclared name, AllowedValues,
+    AllowedPattern, Number with MinValue/MaxValue, Min/MaxLength) before the stack
+    call, with the template's default as a valid example. moto checks none of them,
+    and on AWS they fail only once the change set is requested.
+    """
+    names = names or {}
+    errors = []
+    for parameter, value in params.items():
+        if parameter not in declared:
+            errors.append(
+                f"{parameter} is not a parameter of the template ({', '.join(sorted(declared))})."
+            )
+        elif value is not None:
+            shown = f"{names[parameter]}" if parameter in names else parameter
+            found = _declared_errors(shown, _scalar(value), declared[parameter] or {})
+            if parameter in names:
+                found = [f"{error[:-1]} (template parameter {parameter})." for error in found]
+            errors.extend(found)
+    return errors
+
+
+def known_regions(service: str = "ec2") -> list[str]:
+    """Every region of every AWS partition botocore knows that offers ``service``.
+
+    Read from botocore's bundled endpoint data: no network, no credentials, so an
+    impossible region (``mars-1``) is refused before the first request, which would
+    otherwise go to ec2.mars-1.amazonaws.com (or, with an endpoint override, reach
+    the endpoint under a region that does not exist).
+    """
+    # Imported here: the other checks need no boto (unit tests, the template tests).
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions(service, partition_name=partition))
+    return sorted(regions)
+
+
+def admin_cidr_prefix_error(admin_cidr: object, min_prefix: int = ADMIN_CIDR_MIN_PREFIX) -> str:
+    """A message when ``admin_cidr`` is broader than ``/min_prefix``, else ``""``.
+
+    Empty and malformed values are not this check's business (ssm mode needs none;
+    :func:`validate_ec2_params` reports a malformed one).
+    """
+    text = str(admin_cidr or "")
+    try:
+        network = ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        return ""
+    if not text or network.prefixlen >= min_prefix:
+        return ""
+    return (
+        f"{text} is a /{network.prefixlen}: {network.num_addresses} addresses, broader than "
+        f"a /{min_prefix}"
+    )
+
+
+def bounds_errors(
+    values: Mapping[str, object], bounds: Mapping[str, Mapping[str, object]]
+) -> list[str]:
+    """Check variables against numeric bounds or allowed values.
+
+    ``bounds`` maps a variable name to ``{min, max}`` or ``{one_of}``, with ``example``
+    (a valid value) and ``why`` (whose limit it is). Only names present in ``values``
+    are checked: a variable the run does not set keeps its role default, which the
+    unit tests hold to the same bounds.
+    """
+    errors = []
+    for name, bound in bounds.items():
+        if name not in values or values[name] is None:
+            continue
+        value = values[name]
+        example = f"; e.g. {name}={bound['example']}" if "example" in bound else ""
+        why = f" ({bound['why']})" if bound.get("why") else ""
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            errors.append(f"{name}={value!r} is not a whole number{example}.")
+            continue
+        if "one_of" in bound and number not in [int(v) for v in bound["one_of"]]:
+            allowed = ", ".join(str(v) for v in bound["one_of"])
+            errors.append(f"{name}={number} must be one of {allowed}{why}{example}.")
+        low, high = bound.get("min"), bound.get("max")
+        if (low is not None and number < int(low)) or (high is not None and number > int(high)):
+            errors.append(f"{name}={number} must be between {low} and {high}{why}{example}.")
     return errors
