@@ -53,7 +53,7 @@ ec2_stack role does; tests/local_aws/test_moto_change_sets.py):
   the running instances and launches the difference, a smaller one terminates the
   surplus, a new launch template version leaves running instances alone. A new
   AutoScalingGroupName still replaces it. Rolling replacement (UpdatePolicy
-  AutoScalingRollingUpdate) is not played.
+  AutoScalingRollingUpdate) is autoscaling.py's.
 - A resource moto has no CloudFormation update for (VPC, subnet, target group, log group,
   ...) is dropped from the stack when a change reaches it (a blank ListStackResources
   entry, Refs to it resolve to nothing, DeleteStack leaves it behind so re-creating the
@@ -68,6 +68,10 @@ ec2_stack role does; tests/local_aws/test_moto_change_sets.py):
   whose change set adds every resource again (a second VPC, ALB, Auto Scaling group).
   AWS also refuses a CREATE change set for an existing stack (AlreadyExistsException).
   The fix defaults the type to UPDATE and refuses that CREATE.
+
+The Auto Scaling group (lifecycle hooks, drain before terminate, replacement, rolling
+updates with SignalResource) is autoscaling.py's, installed last; its own docstring lists
+what it plays and tests/local_aws/test_autoscaling.py covers it.
 
 With RAGSTACK_HARNESS_INSTANCES=1 the process also plays EC2's data plane
 (instance_agent.py): every running instance gets a systemd container.
@@ -577,6 +581,11 @@ def apply_fixes() -> None:
     keep_resources_moto_cannot_update()
     update_log_groups_in_place()
     default_change_sets_to_update()
+    # Last: it wraps the group update and ExecuteChangeSet fixes above.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import autoscaling
+
+    autoscaling.install()
 
 
 def _port(argv: list[str]) -> int:
