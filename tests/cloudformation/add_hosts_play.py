@@ -14,6 +14,10 @@ PLAY = """
   hosts: localhost
   connection: local
   gather_facts: false
+  module_defaults: {module_defaults}
+  vars:
+    # The AWS modules (the group's lifecycle states) need the venv's boto3.
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
   tasks:
 {cases}
 """
@@ -50,7 +54,10 @@ KEYS = [
 
 
 def add_hosts(
-    tmp_path: Path, cases: dict[str, dict[str, Any]], region: str = "eu-west-1"
+    tmp_path: Path,
+    cases: dict[str, dict[str, Any]],
+    region: str = "eu-west-1",
+    endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Run add_hosts once per case (its vars given); name -> the connection vars of the case's
     first instance, or "REFUSED: <msg>". A case without ec2_stack_instances adds one made-up
@@ -79,7 +86,12 @@ def add_hosts(
             )
         )
     result, report = run_playbook_json(
-        PLAY.format(cases="".join(blocks)), tmp_path, "-i", "localhost,"
+        PLAY.format(
+            cases="".join(blocks), module_defaults=json.dumps(_aws_defaults(endpoint, region))
+        ),
+        tmp_path,
+        "-i",
+        "localhost,",
     )
     found: dict[str, Any] = {}
     for msg in messages(report, "localhost"):
@@ -88,3 +100,12 @@ def add_hosts(
             found[name] = rest if rest.startswith("REFUSED: ") else json.loads(rest)
     assert set(found) == set(cases), (found, result.stderr)
     return found
+
+
+def _aws_defaults(endpoint: str | None, region: str) -> dict[str, Any]:
+    """With a stack in the local AWS, add_hosts reads its group's lifecycle states there."""
+    if not endpoint:
+        return {}
+    values = {"endpoint_url": endpoint, "region": region}
+    values.update(access_key="testing", secret_key="testing")
+    return {"group/amazon.aws.aws": values}

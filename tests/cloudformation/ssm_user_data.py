@@ -1,6 +1,7 @@
-"""The launch template's user data in cloudformation/ec2.yaml: the script that installs AWS's
-SSM agent on the Debian AMI (ConnectionMode=ssm), rendered here as CloudFormation renders it
-(Fn::Sub, then Fn::Base64), and the signing key and fingerprint it embeds."""
+"""The launch template's user data in cloudformation/ec2.yaml: the first-boot script (AWS's SSM
+agent on the Debian AMI with ConnectionMode=ssm, then the host configures itself), rendered here
+as CloudFormation renders it (Fn::Sub, then Fn::Base64), and the signing key and fingerprint it
+embeds."""
 
 from __future__ import annotations
 
@@ -41,14 +42,13 @@ def user_data(template: dict[str, Any] | None = None) -> Any:
 
 
 def script_source(template: dict[str, Any] | None = None) -> str:
-    """The Fn::Sub source of the script (UserData: If[InstallSsmAgent, Base64(Sub), NoValue])."""
-    condition, when_true, when_false = user_data(template)["Fn::If"]
-    assert condition == "InstallSsmAgent"
-    assert when_false == {"Ref": "AWS::NoValue"}
-    assert set(when_true) == {"Fn::Base64"}
-    assert set(when_true["Fn::Base64"]) == {"Fn::Sub"}
-    source = when_true["Fn::Base64"]["Fn::Sub"]
-    assert isinstance(source, str), "Fn::Sub takes the script itself, no variable map"
+    """The Fn::Sub source of the first-boot script (UserData: Base64(Sub[script, variables]))."""
+    node = user_data(template)
+    assert set(node) == {"Fn::Base64"}
+    assert set(node["Fn::Base64"]) == {"Fn::Sub"}
+    source, variables = node["Fn::Base64"]["Fn::Sub"]
+    assert isinstance(source, str)
+    assert variables == {"InstallSsmAgent": {"Fn::If": ["InstallSsmAgent", "yes", "no"]}}
     return source
 
 
@@ -66,9 +66,29 @@ def render_sub(source: str, variables: dict[str, str]) -> str:
     return _SUB_VARIABLE.sub(substitute, source)
 
 
-def rendered_script(region: str = "eu-west-1", url_suffix: str = "amazonaws.com") -> str:
-    """The script a Debian host in region receives (the only variables are pseudo parameters)."""
-    return render_sub(script_source(), {"AWS::Region": region, "AWS::URLSuffix": url_suffix})
+# The template values a host in the tests' stack receives, besides the pseudo parameters.
+SCRIPT_VARIABLES = {
+    "AWS::StackName": "ragstack-dev",
+    "EnvironmentName": "dev",
+    "ReleaseBucket": "ragstack-releases-123456789012-eu-west-1",
+    "HealthCheckPath": "/api/ready",
+}
+
+
+def rendered_script(
+    region: str = "eu-west-1",
+    url_suffix: str = "amazonaws.com",
+    install_ssm_agent: str = "yes",
+    **variables: str,
+) -> str:
+    """The script a Debian host in region receives."""
+    return render_sub(
+        script_source(),
+        {
+            "AWS::Region": region, "AWS::URLSuffix": url_suffix,
+            "InstallSsmAgent": install_ssm_agent, **SCRIPT_VARIABLES, **variables,
+        },
+    )  # fmt: skip
 
 
 def sub_variables(source: str) -> set[str]:

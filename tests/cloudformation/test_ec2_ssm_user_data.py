@@ -7,16 +7,18 @@ The script is taken from the template and rendered as CloudFormation renders Fn:
 - `bash -n`, and only the pseudo parameters are Fn::Sub variables;
 - the embedded key is the file the role ships, and gpg reads it as AWS's documented key
   (fingerprint 1C5B 395C BE5E 74E2 F1CA  2159 2784 DBF3 88D1 9D46), usable, pinned by the script;
-- the script runs for real with real gpg, against a local "bucket" (a fake curl serving files
-  from a temp dir) and fake dpkg/systemctl that only record what they are asked: run as
-  cloud-init runs it, a package signed by any other key is refused; with a throwaway key
-  injected in place of AWS's (the script sourced, its variables set, main run), a good
+- the agent's part of the script (install_ssm_agent, which main runs first when
+  INSTALL_SSM_AGENT=yes) runs for real with real gpg, against a local "bucket" (a fake curl
+  serving files from a temp dir) and fake dpkg/systemctl that only record what they are asked:
+  with the embedded key, a package signed by any other key is refused; with a throwaway key
+  injected in place of AWS's (the script sourced, its variables set), a good
   signature installs and starts the agent, while a tampered package, a foreign, expired or
   unpinned key, or a missing signature is refused and nothing is installed. A control shows
   the same harness sees the install when the verification is replaced by `return 0`.
 
-Locally no instance runs user data (the harness's instances are containers, and local runs
-use ssh): these tests and the template checks are what covers it (docs/local-vs-aws.md).
+Locally instances run this user data through cloud-init (NoCloud), but with INSTALL_SSM_AGENT=no
+(local runs use ssh): these tests and the template checks cover the agent's part
+(docs/local-vs-aws.md); test_ec2_boot_script.py covers the rest of the script.
 """
 
 from __future__ import annotations
@@ -79,18 +81,23 @@ def test_only_ssm_hosts_on_the_debian_ami_get_the_installer(overrides, installs)
     assert ev.condition("InstallSsmAgent") is (
         ev.condition("UseSsm") and not ev.condition("UseGpuAmi")
     )
-    node = user_data()
-    assert node["Fn::If"][0] == "InstallSsmAgent"
-    chosen = node["Fn::If"][1] if installs else node["Fn::If"][2]
-    assert ("Fn::Base64" in chosen) is installs
+    # Every host runs the first-boot script; the condition only switches the agent's part.
+    _source, variables = user_data()["Fn::Base64"]["Fn::Sub"]
+    assert variables["InstallSsmAgent"]["Fn::If"][0] == "InstallSsmAgent"
+    chosen = variables["InstallSsmAgent"]["Fn::If"][1 if installs else 2]
+    assert chosen == ("yes" if installs else "no")
+    assert 'if [ "$INSTALL_SSM_AGENT" = yes ]; then\n      install_ssm_agent' in script_source()
 
 
 # ---------------------------------------------------------------- the script as rendered
 
 
-def test_only_pseudo_parameters_are_substituted() -> None:
+def test_only_known_values_are_substituted() -> None:
     # A bash ${var} would be taken by Fn::Sub (and refused as an unknown variable).
-    assert sub_variables(script_source()) == {"AWS::Region", "AWS::URLSuffix"}
+    assert sub_variables(script_source()) == {
+        "AWS::Region", "AWS::URLSuffix", "AWS::StackName", "EnvironmentName", "ReleaseBucket",
+        "HealthCheckPath", "InstallSsmAgent",
+    }  # fmt: skip
 
 
 def test_rendered_script_is_valid_bash_and_small_enough(tmp_path) -> None:
@@ -226,7 +233,8 @@ class Host:
             "FAKE_BUCKET": str(self.bucket),
         }
         if key is None:
-            argv = ["bash", str(self.script)]
+            # The agent's part of the first boot, with the key the template embeds.
+            argv = ["bash", "-c", 'source "$1"; install_ssm_agent', "user-data", str(self.script)]
         else:
             key_path = self.root / "injected.asc"
             key_path.write_text(key)
@@ -235,7 +243,7 @@ class Host:
                 "-c",
                 'source "$1"; SSM_AGENT_KEY=$(cat "$2"); SSM_AGENT_KEY_FINGERPRINT=$3; '
                 + prelude
-                + "main",
+                + "install_ssm_agent",
                 "user-data",
                 str(self.script),
                 str(key_path),

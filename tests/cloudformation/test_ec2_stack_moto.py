@@ -159,6 +159,18 @@ class Deployment:
         encoded = self.launch_template_data().get("UserData")
         return base64.b64decode(encoded).decode() if encoded else None
 
+    def expected_user_data(self, install_ssm_agent: str) -> str:
+        """The first-boot script as the tests render it, with this stack's values."""
+        return rendered_script(
+            self.region, "amazonaws.com", install_ssm_agent,
+            **{
+                "AWS::StackName": STACK_NAME,
+                "EnvironmentName": self.params.get("EnvironmentName", "dev"),
+                "ReleaseBucket": self.params.get("ReleaseBucket", ""),
+                "HealthCheckPath": self.params.get("HealthCheckPath", "/api/ready"),
+            },
+        )  # fmt: skip
+
     def auto_scaling_group(self) -> dict[str, Any]:
         (group,) = (
             self.aws("autoscaling")
@@ -388,7 +400,8 @@ class TestDefaultStack:
 
     def test_auto_scaling_group(self, stack: Deployment) -> None:
         group = stack.auto_scaling_group()
-        assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (1, 1, 1)
+        # MaxSize: room for the rolling update's extra host (test_ec2_self_configuring.py).
+        assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (1, 11, 1)
         assert group["HealthCheckType"] == "ELB"
         assert group["HealthCheckGracePeriod"] == 1800
         assert group["TargetGroupARNs"] == [stack.outputs["TargetGroupArn"]]
@@ -416,6 +429,22 @@ class TestDefaultStack:
         assert tags["ragstack:env"] == "dev"
 
     def test_hosts_are_registered_in_the_target_group_on_443(self, stack: Deployment) -> None:
+        health = stack.aws("elbv2").describe_target_health(
+            TargetGroupArn=stack.outputs["TargetGroupArn"]
+        )
+        targets = [
+            (d["Target"]["Id"], d["Target"]["Port"]) for d in health["TargetHealthDescriptions"]
+        ]
+        # Only once configured: the launch hook keeps a new host out until its first boot
+        # says CONTINUE (here said for it; test_ec2_boot_script.py runs the script).
+        assert targets == []
+        for instance in stack.app_instances():
+            stack.aws("autoscaling").complete_lifecycle_action(
+                AutoScalingGroupName=stack.outputs["AutoScalingGroupName"],
+                LifecycleHookName="ragstack-configure",
+                InstanceId=instance["InstanceId"],
+                LifecycleActionResult="CONTINUE",
+            )
         health = stack.aws("elbv2").describe_target_health(
             TargetGroupArn=stack.outputs["TargetGroupArn"]
         )
@@ -498,7 +527,7 @@ class TestDefaultStack:
             assert raised.value.response["Error"]["Code"] == missing, call
 
     def test_add_hosts_hands_the_stack_bucket_to_the_ssm_connection(
-        self, stack: Deployment, tmp_path: Path
+        self, stack: Deployment, tmp_path: Path, moto_endpoint: str
     ) -> None:
         # The role's add_hosts entry point with this stack's outputs and instances, as the
         # main entry point publishes them (ec2_stack_outputs, ec2_instance_info's fields).
@@ -520,6 +549,7 @@ class TestDefaultStack:
                 }
             },
             region=stack.region,
+            endpoint=moto_endpoint,
         )
         assert found["stack"] == {
             "ansible_connection": "community.aws.aws_ssm",
@@ -532,7 +562,7 @@ class TestDefaultStack:
     def test_user_data_installs_the_ssm_agent(self, stack: Deployment) -> None:
         # What moto rendered (Fn::Sub, Fn::Base64) is what the tests render and run
         # (test_ec2_ssm_user_data.py).
-        assert stack.user_data() == rendered_script(stack.region, "amazonaws.com")
+        assert stack.user_data() == stack.expected_user_data("yes")
 
     def test_log_groups(self, stack: Deployment) -> None:
         groups = stack.aws("logs").describe_log_groups(logGroupNamePrefix="/ragstack/dev/")[
@@ -572,14 +602,15 @@ class TestSshStack:
         assert counts["AWS::EC2::SecurityGroupIngress"] == 2
         assert "InstanceSshIngress" in stack.resources
 
-    def test_no_transfer_bucket_and_no_user_data(self, stack: Deployment) -> None:
+    def test_no_transfer_bucket_and_no_agent_installer(self, stack: Deployment) -> None:
         # The same lookup finds the bucket in the ssm stack (TestDefaultStack).
         assert stack.transfer_buckets() == []
         assert stack.aws("s3").list_buckets()["Buckets"] == []
         assert "SsmTransferBucket" not in stack.outputs
         assert not {"SsmTransferBucket", "SsmTransferBucketAccess"} & set(stack.resources)
         assert stack.role_policy_names() == [RUNTIME_POLICY]
-        assert stack.user_data() is None
+        # The first-boot script still configures the host; no agent to install.
+        assert stack.user_data() == stack.expected_user_data("no")
 
     def test_ssh_only_from_admin_cidr(self, stack: Deployment) -> None:
         group = stack.security_group("InstanceSecurityGroup")
@@ -594,7 +625,7 @@ class TestSshStack:
     def test_key_pair_and_size(self, stack: Deployment) -> None:
         assert stack.launch_template_data()["KeyName"] == "ragstack-admin"
         group = stack.auto_scaling_group()
-        assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 2, 2)
+        assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 11, 2)
         assert len(stack.app_instances()) == 2
         assert stack.outputs["ConnectionMode"] == "ssh"
 
@@ -632,10 +663,10 @@ class TestGpuStack:
         (instance,) = stack.app_instances()
         assert instance["ImageId"] == stack.amis["gpu"]
 
-    def test_ssm_without_user_data(self, stack: Deployment) -> None:
+    def test_ssm_without_agent_installer(self, stack: Deployment) -> None:
         # The Deep Learning AMI ships the SSM agent: the bucket, but no installer.
         assert stack.transfer_buckets() == [stack.outputs["SsmTransferBucket"]]
-        assert stack.user_data() is None
+        assert stack.user_data() == stack.expected_user_data("no")
 
 
 # ---------------------------------------------------------------- existing VPC

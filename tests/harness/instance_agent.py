@@ -5,9 +5,12 @@ moto's EC2 backend in-process, so it adds no request to moto's log (the e2e test
 those). Every POLL_SECONDS it makes the containers match the instances moto has running:
 
 - a running instance without a container gets one, from the image standing in for the AMI
-  (ragstack-local/ec2-host: sshd, user `admin` with passwordless sudo, as on Debian's AMI),
-  named after the instance id and labelled with its private IP; then what cloud-init does
-  at first boot on EC2: the instance's key pair (KeyName) goes into admin's authorized_keys;
+  (ragstack-local/ec2-host: sshd, cloud-init, user `admin` with passwordless sudo, as on
+  Debian's AMI), named after the instance id and labelled with its private IP. Before it
+  starts, cloud-init's NoCloud seed gets what EC2's metadata gives it (the instance id and
+  the launch template's user data, which moto keeps on the instance), so cloud-init runs
+  the same user data at first boot as on EC2; then the instance's key pair (KeyName) goes
+  into admin's authorized_keys, as cloud-init does there;
 - a container whose instance is no longer running (terminated, replaced by the Auto Scaling
   group, or forgotten by a moto reset or restart) is removed with its Docker volume.
 
@@ -20,11 +23,14 @@ serves in a directory mounted into every instance, much like VPC endpoints.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import socket
 import socketserver
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from dataclasses import dataclass
@@ -128,13 +134,52 @@ def container_addresses() -> dict[str, str]:
     return found
 
 
+def user_data(instance_id: str) -> bytes:
+    """The instance's user data as EC2 hands it to cloud-init (decoded): moto keeps the
+    launch template's UserData, base64, on every instance the Auto Scaling group launches."""
+    from moto.ec2.models import ec2_backends
+
+    for account_id in list(ec2_backends.keys()):
+        regions = ec2_backends[account_id]
+        for region in list(regions.keys()):
+            for reservation in list(regions[region].reservations.values()):
+                for instance in list(reservation.instances):
+                    if instance.id == instance_id:
+                        encoded = instance.user_data
+                        if isinstance(encoded, list):  # RunInstances keeps the query's list
+                            encoded = encoded[0] if encoded else None
+                        if not encoded:
+                            return b""
+                        # moto's Base64EncodedString, or the str/bytes older versions kept.
+                        if hasattr(encoded, "as_bytes"):
+                            encoded = encoded.as_bytes()
+                        return base64.b64decode(encoded)
+    return b""
+
+
+def nocloud_seed(instance_id: str, data: bytes) -> bytes:
+    """A tar of cloud-init's NoCloud seed, as EC2's metadata gives it: the instance id (cloud-init
+    runs the user data once per instance id) and the user data."""
+    meta = f"instance-id: {instance_id}\nlocal-hostname: {instance_id}\n".encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, content in (("meta-data", meta), ("user-data", data)):
+            info = tarfile.TarInfo(f"var/lib/cloud/seed/nocloud/{name}")
+            info.size, info.mode = len(content), 0o600
+            tar.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
 def launch(instance: Instance) -> None:
-    """docker run the instance's host, then what cloud-init does with the key pair."""
+    """docker create the instance's host, seed cloud-init's NoCloud datasource with its user
+    data (cloud-init runs it at first boot, as on EC2), start it, then install the key pair."""
     # No port is published: HTTPS reaches the instances only through the load balancer
     # (load_balancer.py, 127.0.0.1:8443), at their bridge address, as on AWS through the ALB.
     name = instance.instance_id
+    # Before the container exists: a failure here leaves nothing half made behind.
+    seed_tar = nocloud_seed(name, user_data(name))
     run = docker(
-        "run", "-d", "--name", name, "--hostname", name,
+        "create", "--name", name, "--hostname", name,
         "--label", f"{LABEL_HARNESS}={AGENT_ID}",
         "--label", f"{LABEL_INSTANCE}={name}",
         "--label", f"{LABEL_STACK}={instance.stack}",
@@ -152,7 +197,17 @@ def launch(instance: Instance) -> None:
         HOST_IMAGE, "/lib/systemd/systemd",
     )  # fmt: skip
     if run.returncode:
-        log(f"{name}: docker run failed: {run.stderr.strip()}")
+        log(f"{name}: docker create failed: {run.stderr.strip()}")
+        return
+    seed = subprocess.run(
+        ["docker", "cp", "-", f"{name}:/"], input=seed_tar,
+        capture_output=True, check=False,
+    )  # fmt: skip
+    started = docker("start", name)
+    if seed.returncode or started.returncode:
+        log(f"{name}: seeding or starting failed: {seed.stderr!r} {started.stderr.strip()}")
+        # Gone, so the next pass makes it again rather than starting it unseeded.
+        docker("rm", "-f", "-v", name)
         return
     log(f"{name}: launched ({instance.private_ip}, stack {instance.stack or '-'})")
     if instance.public_key:
