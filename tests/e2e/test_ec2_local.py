@@ -30,7 +30,6 @@ import urllib.request
 from pathlib import Path
 
 import load
-import pytest
 import yaml
 from conftest import (
     CANARY,
@@ -42,13 +41,11 @@ from conftest import (
     STACK_NAME,
     VENV_BIN,
     Deployment,
-    moto_requests,
     playbook,
     post_json,
 )
 
 CORPUS = {path.stem for path in (REPO_ROOT / "services" / "corpus").glob("*.md")}
-GPU_CPU_AMI = "ragstack_ami_kind=cpu"
 BROWSER_DIR = Path(__file__).parent / "browser"
 EXPECTED_RESOURCES = {
     "AWS::EC2::VPC": 1,
@@ -365,52 +362,7 @@ def test_browser_asks_and_sees_sources(deployment: Deployment) -> None:
     assert {s.rsplit(" ", 1)[-1] for s in page["sources"]} <= CORPUS
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        pytest.param(["-e", "arch=ec3"], "arch=ec3 is not a ragstack architecture", id="arch"),
-        pytest.param([], "arch=(unset) is not a ragstack architecture", id="arch-missing"),
-        pytest.param(
-            ["-e", "arch=ec2", "-e", "ragstack_region="], "ragstack_region is not set", id="region"
-        ),
-        pytest.param(
-            ["-e", "arch=ec2", "-e", "ragstack_admin_cidr=0.0.0.0/0"],
-            "ragstack_admin_cidr=0.0.0.0/0 would open SSH to the whole internet",
-            id="admin-cidr",
-        ),
-        pytest.param(
-            ["-e", "arch=ec2", "-e", "ragstack_instance_type=g5.xlarge", "-e", GPU_CPU_AMI],
-            "AmiKind=cpu cannot be used with the GPU instance type g5.xlarge",
-            id="gpu-with-cpu-ami",
-        ),
-        pytest.param(
-            [
-                "-e",
-                "arch=ec2",
-                "-e",
-                "ragstack_connection_mode=ssm",
-                "-e",
-                "ragstack_key_name=",
-                "-e",
-                "ragstack_admin_cidr=",
-                "-e",
-                "ragstack_ssm_bucket=b",
-                "-e",
-                "preflight_session_manager_plugin=ragstack-no-such-plugin",
-            ],
-            "ragstack_connection_mode=ssm needs AWS's Session Manager plugin",
-            id="ssm-without-plugin",
-        ),
-    ],
-)
-def test_bad_input_is_refused_before_any_aws_call(
-    deployment: Deployment, extra: list[str], message: str
-) -> None:
-    before = moto_requests()
-    run = playbook("site.yml", *extra)
-    assert run.returncode != 0
-    assert message in " ".join(run.output.split())
-    assert moto_requests() == before, "the run talked to AWS before refusing its input"
+# The bad-input matrix (refused before any AWS write) is tests/e2e/test_bad_inputs.py.
 
 
 def test_missing_secret_is_refused_before_anything_is_created(deployment: Deployment, aws) -> None:
