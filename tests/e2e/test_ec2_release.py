@@ -81,7 +81,7 @@ def test_manifest_names_what_was_built(deployment: Deployment, aws) -> None:
     assert set(manifest["images"]) == SERVICES
     assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", d) for d in manifest["images"].values())
     # Every artifact is in S3 under its own sha256, and its bytes have that hash.
-    assert set(manifest["artifacts"]) == {"host-bundle"}
+    assert set(manifest["artifacts"]) == {"host-bundle", "collection"}
     for name, artifact in manifest["artifacts"].items():
         assert artifact["bucket"] == _bucket(aws)
         assert artifact["key"] == f"artifacts/{name}/{artifact['sha256']}.tar.gz"
