@@ -211,9 +211,13 @@ def reflect_health_into_moto() -> None:
         return FakeHealthStatus(target["Id"], status.port, self.health_check_port, *measured)
 
     def register_starting_over(self: Any, targets: list[dict[str, Any]]) -> None:
+        # RegisterTargets on a target that is already registered changes nothing on AWS
+        # (moto's Auto Scaling group registers all its instances again on every change):
+        # only a new or draining target starts over as `initial`.
+        new = [target for target in targets if target["Id"] not in self.targets]
         register(self, targets)
         with _lock:
-            for target in targets:
+            for target in new:
                 key = (self.arn, target["Id"])
                 DRAINING.pop(key, None)
                 HEALTH[key] = INITIAL

@@ -570,6 +570,38 @@ def default_change_sets_to_update() -> None:
     CloudFormationBackend.create_change_set = create_change_set_refusing_a_second_stack
 
 
+def apply_target_group_attributes_from_templates() -> None:
+    """moto's CloudFormation creates a target group without its TargetGroupAttributes:
+    deregistration_delay.timeout_seconds stays 300 (the stack says 30), so every drain the
+    harness plays (load balancer, Auto Scaling group) would take ten times AWS's."""
+    from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+
+    create = FakeTargetGroup.create_from_cloudformation_json
+    if getattr(create, "ragstack_fix", False):
+        return
+
+    def create_with_attributes(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        target_group = create.__func__(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        attributes = cloudformation_json.get("Properties", {}).get("TargetGroupAttributes") or []
+        if attributes:
+            elbv2_backends[account_id][region_name].modify_target_group_attributes(
+                target_group.arn, {a["Key"]: str(a["Value"]) for a in attributes}
+            )
+        return target_group
+
+    create_with_attributes.ragstack_fix = True
+    FakeTargetGroup.create_from_cloudformation_json = classmethod(create_with_attributes)
+
+
 def apply_fixes() -> None:
     keep_ecs_create_service_parameters()
     publish_public_ami_parameters()
@@ -581,6 +613,7 @@ def apply_fixes() -> None:
     keep_resources_moto_cannot_update()
     update_log_groups_in_place()
     default_change_sets_to_update()
+    apply_target_group_attributes_from_templates()
     # Last: it wraps the group update and ExecuteChangeSet fixes above.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import autoscaling

@@ -275,6 +275,15 @@ def test_a_new_target_gets_no_traffic_until_it_passed_the_healthy_threshold(flee
     # c was never registered: it never answers, and moto does not list it.
     assert "c" not in fleet.health()
 
+    # Registering a registered target again (moto's Auto Scaling group does it on every
+    # change) is a no-op, as on AWS: it stays healthy and keeps its traffic (the control
+    # is b above: a target that was not registered starts `initial`).
+    fleet.register("a", "b")
+    assert fleet.health()["a"]["State"] == "healthy"
+    fleet.settle()
+    assert {fleet.health()[n]["State"] for n in ("a", "b")} == {"healthy"}
+    assert {body for _, body in fleet.sample(10)} == {"a", "b"}
+
 
 def test_an_unhealthy_target_is_taken_out_after_the_unhealthy_threshold(fleet: Fleet):
     assert {body for _, body in fleet.sample(6)} == {"a", "b"}  # the control: b serves

@@ -211,3 +211,44 @@ def test_plain_moto_still_ignores_policy_conditions(plain_moto):
         "moto now evaluates bucket policy conditions: re-check evaluate_bucket_policies_over_tls "
         "in tests/harness/moto_server.py (it may only need to speak for the plain-HTTP harness)"
     )
+
+
+# --- target group attributes from a template ----------------------------------------------
+
+TARGET_GROUP_TEMPLATE = """
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.77.0.0/16}
+  TargetGroup:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties:
+      VpcId: !Ref Vpc
+      Protocol: HTTPS
+      Port: 443
+      TargetGroupAttributes:
+        - {Key: deregistration_delay.timeout_seconds, Value: "30"}
+Outputs:
+  TargetGroupArn:
+    Value: !Ref TargetGroup
+"""
+
+
+def _deregistration_delay(aws, stack: str) -> str:
+    cfn = aws("cloudformation")
+    cfn.create_stack(StackName=stack, TemplateBody=TARGET_GROUP_TEMPLATE)
+    (described,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+    arn = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}["TargetGroupArn"]
+    attributes = aws("elbv2").describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+    return {a["Key"]: a["Value"] for a in attributes}["deregistration_delay.timeout_seconds"]
+
+
+def test_target_group_attributes_from_the_template_apply(aws):
+    assert _deregistration_delay(aws, "tg-attributes") == "30"
+
+
+def test_plain_moto_still_ignores_target_group_attributes(plain_moto):
+    assert _deregistration_delay(plain_moto, "tg-attributes-plain") == "300", (
+        "moto now applies a template's TargetGroupAttributes: remove the fix "
+        "apply_target_group_attributes_from_templates from tests/harness/moto_server.py"
+    )
