@@ -72,6 +72,9 @@ SCRIPT_VARIABLES = {
     "EnvironmentName": "dev",
     "ReleaseBucket": "ragstack-releases-123456789012-eu-west-1",
     "HealthCheckPath": "/api/ready",
+    "TargetGroup": (
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ragstack-dev/0123456789abcdef"
+    ),
 }
 
 

@@ -111,11 +111,16 @@ class World:
             LaunchTemplateName=f"{self.group}-lt",
             LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
         )["LaunchTemplate"]["LaunchTemplateId"]
+        vpc = aws("ec2").describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+        self.target_group = aws("elbv2").create_target_group(
+            Name=self.group, Protocol="HTTPS", Port=443, VpcId=vpc, TargetType="instance"
+        )["TargetGroups"][0]["TargetGroupArn"]
         autoscaling = aws("autoscaling")
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=self.group,
             LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
             MinSize=0, MaxSize=2, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+            TargetGroupARNs=[self.target_group],
         )  # fmt: skip
         # The template's hook (test_ec2_self_configuring.py), then one instance launches.
         autoscaling.put_lifecycle_hook(
@@ -160,7 +165,16 @@ class World:
         self.put_param(f"/ragstack/{self.env}/release/current", ident)
         return ident
 
-    def boot(self, ansible_rc: int = 0) -> Boot:
+    def other_group(self) -> str:
+        """A target group this instance is not in: it never turns healthy there."""
+        (tg,) = self.aws("elbv2").describe_target_groups(TargetGroupArns=[self.target_group])[
+            "TargetGroups"
+        ]
+        return self.aws("elbv2").create_target_group(
+            Name=f"{self.group}-other", Protocol="HTTPS", Port=443, VpcId=tg["VpcId"]
+        )["TargetGroups"][0]["TargetGroupArn"]
+
+    def boot(self, ansible_rc: int = 0, healthy_in: bool = True) -> Boot:
         bin_dir, log, boot_dir = self.root / "bin", self.root / "log", self.root / "boot"
         for directory in (bin_dir, log):
             directory.mkdir(exist_ok=True)
@@ -171,7 +185,10 @@ class World:
         script.write_text(
             rendered_script(
                 REGION, "amazonaws.com", "no",
-                **{"EnvironmentName": self.env, "ReleaseBucket": self.bucket},
+                **{
+                    "EnvironmentName": self.env, "ReleaseBucket": self.bucket,
+                    "TargetGroup": self.target_group if healthy_in else self.other_group(),
+                },
             )
         )  # fmt: skip
         env = {
@@ -185,7 +202,9 @@ class World:
             "FAKE_ANSIBLE_RC": str(ansible_rc),
         }
         done = subprocess.run(
-            ["bash", "-c", 'source "$1"; BOOT_DIR=$2; main', "user-data", script, boot_dir],
+            # HEALTHY_SECONDS: a short wait for the target group's verdict.
+            ["bash", "-c", 'source "$1"; BOOT_DIR=$2; HEALTHY_SECONDS=4; main', "user-data", script,
+             boot_dir],
             capture_output=True, text=True, env=env, timeout=120, check=False,
         )  # fmt: skip
 
@@ -254,6 +273,25 @@ def test_a_release_is_checked_installed_and_run_in_pull_mode(world: World) -> No
     assert any("https://127.0.0.1/api/ready" in call for call in boot.curl)
     assert "reported CONTINUE / SUCCESS" in boot.stderr
     assert world.wait_state({"InService"}) == "InService"
+    # It signalled only once its target group listed it healthy.
+    health = world.aws("elbv2").describe_target_health(TargetGroupArn=world.target_group)
+    assert [
+        (d["Target"]["Id"], d["TargetHealth"]["State"]) for d in health["TargetHealthDescriptions"]
+    ] == [(world.instance, "healthy")]
+
+
+def test_a_host_its_target_group_never_finds_healthy_signals_failure(world: World) -> None:
+    """The same boot, but the target group it asks about never lists it: it joins (CONTINUE),
+    and a rolling update would get FAILURE, not an old host taken out. The case above is
+    the control: the same wait sees `healthy` and signals SUCCESS."""
+    world.publish(collection_tarball())
+    started = time.monotonic()
+    boot = world.boot(healthy_in=False)
+    assert boot.returncode == 0, boot.stderr
+    assert time.monotonic() - started >= 4
+    assert "is not healthy in its target group after 4s" in boot.stderr
+    assert "reported CONTINUE / FAILURE" in boot.stderr
+    assert "reported CONTINUE / SUCCESS" not in boot.stderr
 
 
 def test_a_tampered_collection_is_refused_and_the_host_abandoned(world: World) -> None:

@@ -82,6 +82,12 @@ def test_instance_role_completes_only_its_own_groups_hook() -> None:
     # Finding the group: a read AWS authorises on no resource, alone in its statement.
     find = statements()["FindOwnGroup"]
     assert (find["Action"], find["Resource"]) == ("autoscaling:DescribeAutoScalingInstances", "*")
+    # Its target group's verdict before it signals a rolling update: a read, alone too.
+    health = statements()["CheckOwnTargetHealth"]
+    assert (health["Action"], health["Resource"]) == (
+        "elasticloadbalancing:DescribeTargetHealth",
+        "*",
+    )
 
 
 def test_instance_role_signals_only_its_own_stack() -> None:

@@ -96,7 +96,7 @@ def test_only_known_values_are_substituted() -> None:
     # A bash ${var} would be taken by Fn::Sub (and refused as an unknown variable).
     assert sub_variables(script_source()) == {
         "AWS::Region", "AWS::URLSuffix", "AWS::StackName", "EnvironmentName", "ReleaseBucket",
-        "HealthCheckPath", "InstallSsmAgent",
+        "HealthCheckPath", "InstallSsmAgent", "TargetGroup",
     }  # fmt: skip
 
 

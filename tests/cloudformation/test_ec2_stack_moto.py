@@ -168,6 +168,7 @@ class Deployment:
                 "EnvironmentName": self.params.get("EnvironmentName", "dev"),
                 "ReleaseBucket": self.params.get("ReleaseBucket", ""),
                 "HealthCheckPath": self.params.get("HealthCheckPath", "/api/ready"),
+                "TargetGroup": self.physical_id("TargetGroup"),
             },
         )  # fmt: skip
 

@@ -405,7 +405,10 @@ def test_target_group_health_check() -> None:
 
 # Read-only calls AWS authorises on no resource (IAM's "Resource types" column is empty for
 # them): the only Allow that may name Resource "*", each alone in its statement.
-NO_RESOURCE_LEVEL_ACTIONS = {"autoscaling:DescribeAutoScalingInstances"}
+NO_RESOURCE_LEVEL_ACTIONS = {
+    "autoscaling:DescribeAutoScalingInstances",
+    "elasticloadbalancing:DescribeTargetHealth",
+}
 
 
 def test_policies_have_no_wildcard_actions() -> None:
