@@ -91,8 +91,13 @@ def playbook(name: str, *args: str, env: dict[str, str] | None = None, timeout: 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `fleet` change the shared deployment's hosts (count, type, ids): they run
-    after all the others, in their own order."""
-    items.sort(key=lambda item: item.get_closest_marker("fleet") is not None)
+    after all the others, ordered by the marker's argument (`fleet(2)` after `fleet(1)`)."""
+
+    def rank(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("fleet")
+        return 0 if marker is None else 1 + (marker.args[0] if marker.args else 0)
+
+    items.sort(key=rank)
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ import time
 import pytest
 from conftest import CANARY, REPO_ROOT, STACK_NAME, Deployment
 
-pytestmark = pytest.mark.fleet
+pytestmark = pytest.mark.fleet(1)
 
 FIGURES = REPO_ROOT / ".cache" / "e2e-self-configuring-host.json"
 # apt (ansible, boto3), the host play (docker, nginx, the images, the app) and /ready.
