@@ -16,7 +16,7 @@ CHECKOV_VENV ?= .venv-checkov
 SERVICES := services
 NODE_PROJECTS := $(SERVICES)/orchestrator $(SERVICES)/demo-ui
 
-.PHONY: setup test lint test-python test-node test-collection images test-images test-roles test-arch test-e2e deploy teardown-local demo
+.PHONY: setup test lint test-python test-node test-collection images test-images test-roles test-arch test-e2e test-arch-e2e deploy teardown-local demo
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) $(addsuffix /node_modules/.installed,$(NODE_PROJECTS))
 
@@ -42,7 +42,7 @@ $(CHECKOV_VENV)/.installed:
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup lint sanity test-python test-node test-collection test-images test-roles test-arch test-e2e
+test: setup lint sanity test-python test-node test-collection test-images test-roles test-arch-e2e
 	@echo "make test: all suites passed"
 
 lint: setup $(CHECKOV_VENV)/.installed
@@ -91,6 +91,21 @@ test-arch: images $(UI_DIST)
 # The EC2 path end to end on the local default: site.yml, HTTPS on 127.0.0.1:8443, a browser.
 test-e2e: images $(UI_DIST) tests/e2e/browser/node_modules/.installed
 	pytest tests/e2e
+
+# test-arch and test-e2e side by side: the arch suites run their own moto and registries on
+# random ports and the e2e suite owns 127.0.0.1:5001/5055/8443, so they share nothing but the
+# machine; most of either is waiting (boots, drains, health checks), so together they take
+# little more than the e2e suite alone. tests/arch's output follows when both are done.
+ARCH_LOG := .cache/test-arch.log
+test-arch-e2e: images $(UI_DIST) tests/e2e/browser/node_modules/.installed
+	@mkdir -p $(dir $(ARCH_LOG))
+	@echo "test-arch-e2e: tests/arch runs alongside tests/e2e (output in $(ARCH_LOG), shown after)"
+	pytest tests/arch > $(ARCH_LOG) 2>&1 & arch_pid=$$!; \
+	e2e_rc=0; pytest tests/e2e || e2e_rc=$$?; \
+	arch_rc=0; wait $$arch_pid || arch_rc=$$?; \
+	echo "---- tests/arch (exit $$arch_rc), run alongside tests/e2e (exit $$e2e_rc) ----"; \
+	cat $(ARCH_LOG); \
+	test $$e2e_rc -eq 0 && test $$arch_rc -eq 0
 
 # The main job: `ansible-playbook playbooks/site.yml -e arch=ec2` on the local default,
 # ending with https://127.0.0.1:8443. The test harness brings up the local AWS first
