@@ -55,8 +55,12 @@ lint: setup $(CHECKOV_VENV)/.installed
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d cloudformation --framework cloudformation \
 	  --compact --quiet --skip-download
 
+# Two processes: importing ansible (the filter plugins under test import ansible.errors)
+# patches sys.intern, and torch's compiler then refuses to load in the same interpreter, so
+# the suites that load the model never share one with those that import ansible.
 test-python: setup
-	pytest $(SERVICES)/embedding_service/tests tests/local_aws tests/plugins tests/roles tests/sagemaker tests/cloudformation
+	pytest $(SERVICES)/embedding_service/tests tests/sagemaker
+	pytest tests/local_aws tests/plugins tests/roles tests/cloudformation
 
 test-node: setup
 	cd $(SERVICES)/orchestrator && npm test
